@@ -1,0 +1,248 @@
+/**
+ * Per-case, per-class segmentation metrics on hard label maps: Dice similarity coefficient
+ * (DSC), predicted and true volume in ml, and the volume difference ΔV = predicted − true
+ * (Tilborghs, Bertels et al. 2022, Table 1).
+ *
+ * Empty-vs-empty convention: when both the prediction and the ground truth of a class are
+ * empty, DSC = 1 (the prediction is exactly right, and it is the limit ε → 0 of
+ * (2|P∩T| + ε)/(|P| + |T| + ε), which is what the authors' evaluation code computes with
+ * ε = 1e-7). An empty prediction of a non-empty truth, or a non-empty prediction of an empty
+ * truth, gives DSC = 0. Volumes are always defined.
+ *
+ * @module
+ */
+
+/** Metrics of one class in one case. */
+export interface ClassMetrics {
+  /** Label value. */
+  classIndex: number;
+  /** Class name. */
+  className: string;
+  /** Dice similarity coefficient 2|P∩T|/(|P| + |T|), or `emptyDice` when both are empty. */
+  dsc: number;
+  /** Predicted voxels |P|. */
+  predVoxels: number;
+  /** True voxels |T|. */
+  trueVoxels: number;
+  /** Overlap |P∩T|. */
+  intersectionVoxels: number;
+  /** Predicted volume in ml (|P| · voxel volume). */
+  predVolumeMl: number;
+  /** True volume in ml. */
+  trueVolumeMl: number;
+  /** ΔV = predicted − true volume in ml. */
+  deltaVolumeMl: number;
+}
+
+/** Options of {@linkcode caseMetrics}. */
+export interface CaseMetricsOptions {
+  /** Voxel spacing `[sd, sh, sw]` in mm. */
+  spacing: readonly [number, number, number];
+  /**
+   * Classes to report: names of the label values 1..K (`["LV", "MYO", "RV"]`), or a map from
+   * label value to name (`{ 2: "MYO" }`).
+   */
+  classes: readonly string[] | Readonly<Record<number, string>>;
+  /**
+   * DSC reported when prediction and truth are both empty.
+   * @default 1
+   */
+  emptyDice?: number;
+}
+
+/**
+ * Volume of one voxel in ml (1 ml = 1000 mm³).
+ *
+ * @param spacing Voxel spacing in mm, any order.
+ * @returns sd · sh · sw / 1000.
+ * @throws {RangeError} When a spacing is not a positive finite number.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { voxelVolumeMl } from "./metrics.ts";
+ * assert(voxelVolumeMl([2, 2, 2]) === 0.008);
+ * ```
+ */
+export function voxelVolumeMl(spacing: readonly number[]): number {
+  if (spacing.length !== 3 || !spacing.every((s) => Number.isFinite(s) && s > 0)) {
+    throw new RangeError(`Cannot compute voxel volume: spacing is [${spacing.join(", ")}]`);
+  }
+  return (spacing[0] * spacing[1] * spacing[2]) / 1000;
+}
+
+/**
+ * Dice similarity coefficient of two binary masks (non-zero = foreground):
+ * DSC = 2|P∩T| / (|P| + |T|), and `emptyDice` when both masks are empty.
+ *
+ * @param prediction Predicted mask.
+ * @param truth Ground-truth mask of the same length.
+ * @param emptyDice Value when both are empty.
+ * @returns DSC in [0, 1].
+ * @throws {TypeError} When the lengths differ.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { diceScore } from "./metrics.ts";
+ * // |P| = 2, |T| = 3, |P∩T| = 2 → 4 / 5
+ * assert(diceScore([1, 1, 0, 0], [1, 1, 1, 0]) === 0.8);
+ * assert(diceScore([0, 0], [0, 0]) === 1);
+ * ```
+ */
+export function diceScore(
+  prediction: ArrayLike<number>,
+  truth: ArrayLike<number>,
+  emptyDice = 1,
+): number {
+  if (prediction.length !== truth.length) {
+    throw new TypeError(
+      `Cannot compute DSC: prediction has ${prediction.length} voxels, truth ${truth.length}`,
+    );
+  }
+  let p = 0, t = 0, both = 0;
+  for (let i = 0; i < truth.length; i++) {
+    const a = prediction[i] !== 0, b = truth[i] !== 0;
+    if (a) p++;
+    if (b) t++;
+    if (a && b) both++;
+  }
+  return p + t === 0 ? emptyDice : (2 * both) / (p + t);
+}
+
+/**
+ * DSC and volumes of every requested class of one case, from hard label maps (class indices,
+ * e.g. the output of {@linkcode argmaxLabels} or {@linkcode thresholdLabels}).
+ *
+ * @param prediction Predicted label map `[D, H, W]`.
+ * @param truth Ground-truth label map `[D, H, W]` (the full labels).
+ * @param options Spacing, classes and the empty-vs-empty DSC.
+ * @returns One entry per class, in the order of `options.classes`.
+ * @throws {TypeError} When the maps differ in length.
+ * @throws {RangeError} When the spacing or a label value (outside [0, 255]) is invalid.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { caseMetrics } from "./metrics.ts";
+ * const pred = new Uint8Array([0, 1, 1, 2]);
+ * const truth = new Uint8Array([0, 1, 2, 2]);
+ * const [lv, myo] = caseMetrics(pred, truth, { spacing: [10, 10, 10], classes: ["LV", "MYO"] });
+ * assert(lv.dsc === 2 / 3 && lv.deltaVolumeMl === 1);
+ * assert(myo.dsc === 2 / 3 && myo.deltaVolumeMl === -1);
+ * ```
+ */
+export function caseMetrics(
+  prediction: ArrayLike<number>,
+  truth: ArrayLike<number>,
+  options: CaseMetricsOptions,
+): ClassMetrics[] {
+  if (prediction.length !== truth.length) {
+    throw new TypeError(
+      `Cannot compute case metrics: prediction has ${prediction.length} voxels, truth ${truth.length}`,
+    );
+  }
+  const voxelMl = voxelVolumeMl(options.spacing);
+  const emptyDice = options.emptyDice ?? 1;
+  const classes: [number, string][] = Array.isArray(options.classes)
+    ? (options.classes as string[]).map((name, i) => [i + 1, name])
+    : Object.entries(options.classes).map(([k, name]) => [Number(k), name as string]);
+  for (const [k, name] of classes) {
+    if (!Number.isInteger(k) || k < 0 || k > 255) {
+      throw new RangeError(`Cannot compute case metrics: class "${name}" has label value ${k}`);
+    }
+  }
+  // One pass over the voxels for all classes at once.
+  const maxLabel = 256;
+  const predCount = new Float64Array(maxLabel);
+  const trueCount = new Float64Array(maxLabel);
+  const interCount = new Float64Array(maxLabel);
+  for (let i = 0; i < truth.length; i++) {
+    const p = prediction[i] & 255, t = truth[i] & 255;
+    predCount[p]++;
+    trueCount[t]++;
+    if (p === t) interCount[p]++;
+  }
+  return classes.map(([k, className]) => {
+    const p = predCount[k], t = trueCount[k], both = interCount[k];
+    return {
+      classIndex: k,
+      className,
+      dsc: p + t === 0 ? emptyDice : (2 * both) / (p + t),
+      predVoxels: p,
+      trueVoxels: t,
+      intersectionVoxels: both,
+      predVolumeMl: p * voxelMl,
+      trueVolumeMl: t * voxelMl,
+      deltaVolumeMl: (p - t) * voxelMl,
+    };
+  });
+}
+
+/**
+ * Hard labels from softmax (or any per-class score) maps: the index of the largest channel;
+ * ties go to the lowest index.
+ *
+ * @param scores Channel maps `[C, D, H, W]` (channel 0 = background).
+ * @param channels Number of channels C.
+ * @returns Label map `[D, H, W]`.
+ * @throws {TypeError} When the length is not a multiple of C, or C is not in [1, 256].
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { argmaxLabels } from "./metrics.ts";
+ * // two channels, two voxels: [bg, fg] = [0.7, 0.3] and [0.2, 0.8]
+ * const labels = argmaxLabels(new Float32Array([0.7, 0.2, 0.3, 0.8]), 2);
+ * assert(labels[0] === 0 && labels[1] === 1);
+ * ```
+ */
+export function argmaxLabels(scores: ArrayLike<number>, channels: number): Uint8Array {
+  if (!Number.isInteger(channels) || channels < 1 || channels > 256) {
+    throw new TypeError(`Cannot take argmax: channels is ${channels}`);
+  }
+  if (scores.length % channels !== 0) {
+    throw new TypeError(
+      `Cannot take argmax: ${scores.length} values is not a multiple of ${channels} channels`,
+    );
+  }
+  const n = scores.length / channels;
+  const out = new Uint8Array(n);
+  const best = new Float64Array(n).fill(-Infinity);
+  for (let c = 0; c < channels; c++) {
+    const off = c * n;
+    for (let i = 0; i < n; i++) {
+      const v = scores[off + i];
+      if (v > best[i]) {
+        best[i] = v;
+        out[i] = c;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Hard labels from a sigmoid probability map: `label` where p ≥ threshold, else 0.
+ *
+ * @param probabilities Probability map `[D, H, W]`.
+ * @param options `threshold` (default 0.5) and `label` (default 1).
+ * @returns Label map `[D, H, W]`.
+ * @throws {RangeError} When `label` is not an integer in [1, 255].
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { thresholdLabels } from "./metrics.ts";
+ * const labels = thresholdLabels(new Float32Array([0.2, 0.5, 0.9]));
+ * assert(labels.join() === "0,1,1");
+ * ```
+ */
+export function thresholdLabels(
+  probabilities: ArrayLike<number>,
+  options: { threshold?: number; label?: number } = {},
+): Uint8Array {
+  const threshold = options.threshold ?? 0.5;
+  const label = options.label ?? 1;
+  if (!Number.isInteger(label) || label < 1 || label > 255) {
+    throw new RangeError(`Cannot threshold probabilities: label is ${label}`);
+  }
+  const out = new Uint8Array(probabilities.length);
+  for (let i = 0; i < out.length; i++) if (probabilities[i] >= threshold) out[i] = label;
+  return out;
+}

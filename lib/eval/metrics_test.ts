@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { argmaxLabels, caseMetrics, diceScore, thresholdLabels, voxelVolumeMl } from "./metrics.ts";
+import { caseResults } from "./case_result.ts";
+
+Deno.test("diceScore() matches hand-computed overlaps, including empty masks", () => {
+  // |P| = 3, |T| = 2, |P∩T| = 1 → 2/5
+  assert.equal(diceScore([1, 1, 1, 0, 0], [1, 0, 0, 1, 0]), 0.4);
+  assert.equal(diceScore([1, 0, 1], [1, 0, 1]), 1);
+  // Empty prediction of a non-empty truth (the paper's LGG case under empty-map learning) → 0
+  assert.equal(diceScore([0, 0, 0], [0, 1, 1]), 0);
+  // Non-empty prediction of an empty truth → 0
+  assert.equal(diceScore([0, 1, 0], [0, 0, 0]), 0);
+  // Both empty → the convention (1 by default, configurable)
+  assert.equal(diceScore([0, 0], [0, 0]), 1);
+  assert.ok(Number.isNaN(diceScore([0, 0], [0, 0], NaN)));
+  assert.throws(() => diceScore([0], [0, 1]), TypeError);
+});
+
+Deno.test("caseMetrics() gives DSC and volumes per class on a hand-computed 3-class map", () => {
+  // 2 × 2 × 3 map, spacing 1.5 × 2 × 2.5 mm → 7.5 mm³ = 0.0075 ml per voxel
+  const truth = new Uint8Array([0, 1, 1, 2, 2, 2, 3, 0, 0, 0, 0, 0]);
+  const pred = new Uint8Array([0, 1, 2, 2, 2, 0, 0, 0, 0, 0, 0, 1]);
+  const m = caseMetrics(pred, truth, { spacing: [1.5, 2, 2.5], classes: ["LV", "MYO", "RV"] });
+  const v = 0.0075;
+  // LV: |P| = 2 (i 1, 11), |T| = 2, ∩ = 1 → 0.5; ΔV = 0
+  assert.equal(m[0].className, "LV");
+  assert.equal(m[0].dsc, 0.5);
+  assert.equal(m[0].deltaVolumeMl, 0);
+  // MYO: |P| = 3 (i 2, 3, 4), |T| = 3 (i 3, 4, 5), ∩ = 2 → 4/6
+  assert.equal(m[1].dsc, 4 / 6);
+  assert.equal(m[1].predVoxels, 3);
+  assert.ok(Math.abs(m[1].trueVolumeMl - 3 * v) < 1e-15);
+  // RV: predicted empty, truth 1 voxel → DSC 0, ΔV = −1 voxel
+  assert.equal(m[2].dsc, 0);
+  assert.equal(m[2].predVolumeMl, 0);
+  assert.ok(Math.abs(m[2].deltaVolumeMl + v) < 1e-15);
+  // A class absent from both maps → empty-vs-empty convention
+  const [absent] = caseMetrics(pred, truth, { spacing: [1, 1, 1], classes: { 7: "X" } });
+  assert.deepEqual([absent.dsc, absent.predVolumeMl, absent.trueVolumeMl], [1, 0, 0]);
+  const [nan] = caseMetrics(pred, truth, {
+    spacing: [1, 1, 1],
+    classes: { 7: "X" },
+    emptyDice: NaN,
+  });
+  assert.ok(Number.isNaN(nan.dsc));
+});
+
+Deno.test("caseMetrics() validates its inputs", () => {
+  assert.throws(() => caseMetrics([0], [0, 0], { spacing: [1, 1, 1], classes: ["a"] }), TypeError);
+  assert.throws(() => caseMetrics([0], [0], { spacing: [1, 0, 1], classes: ["a"] }), RangeError);
+  assert.throws(
+    () => caseMetrics([0], [0], { spacing: [1, 1, 1], classes: { 300: "a" } }),
+    RangeError,
+  );
+  assert.equal(voxelVolumeMl([1.5625, 1.5625, 2.5]), 0.006103515625);
+});
+
+Deno.test("argmaxLabels() and thresholdLabels() produce hard labels", () => {
+  // 3 channels × 3 voxels; voxel 2 ties between channels 1 and 2 → lowest index
+  const scores = new Float32Array([0.6, 0.1, 0.2, 0.3, 0.8, 0.4, 0.1, 0.1, 0.4]);
+  assert.deepEqual([...argmaxLabels(scores, 3)], [0, 1, 1]);
+  assert.throws(() => argmaxLabels(scores, 2), TypeError);
+  assert.deepEqual([...thresholdLabels([0.49, 0.5, 1], { label: 2 })], [0, 2, 2]);
+  assert.deepEqual([...thresholdLabels([0.2, 0.3], { threshold: 0.25 })], [0, 1]);
+});
+
+Deno.test("caseResults() builds one result row per class", () => {
+  const job = { experiment: "BI", labeling: "partial", batchSize: 4, fold: 2 };
+  const rows = caseResults(job, { caseId: "p1_ES", subject: "p1", group: "ES" }, [
+    ...caseMetrics([2, 2, 0], [2, 0, 0], { spacing: [1, 1, 1], classes: { 2: "MYO" } }),
+  ]);
+  assert.deepEqual(rows, [{
+    job,
+    caseId: "p1_ES",
+    subject: "p1",
+    group: "ES",
+    className: "MYO",
+    dsc: 2 / 3,
+    predVolumeMl: 0.002,
+    trueVolumeMl: 0.001,
+    deltaVolumeMl: 0.001,
+  }]);
+});
