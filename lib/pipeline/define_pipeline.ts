@@ -5,7 +5,7 @@
  * @module
  */
 
-import { z } from "zod";
+import type { z } from "zod";
 import { type Pipeline, type PipelineInput, PipelineSchema } from "./schema.ts";
 
 /** One validation problem. */

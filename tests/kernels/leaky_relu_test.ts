@@ -1,43 +1,77 @@
 import * as ref from "../../lib/ref/leaky_relu.ts";
-import { leakyReluBackward, leakyReluForward } from "../../lib/gpu/kernels/leaky_relu.ts";
-import { assertClose } from "../_helpers/assert_close.ts";
-import { gpuTest, poisoned } from "../_helpers/gpu.ts";
+import { leakyReluBackward, leakyReluForward } from "../../lib/gpu/ops/leaky_relu.ts";
+import type { Shape5 } from "../../lib/gpu/tensor.ts";
+import { gpuTest } from "../_helpers/gpu.ts";
 import { randomF32, Rng } from "../_helpers/random.ts";
+import { assertGradFd, dot } from "./_fd.ts";
+import { assertView, destroyViews, inputView, newPlan, outputView, placements } from "./_views.ts";
 
-gpuTest("leakyReluForward and leakyReluBackward match the float64 reference", async (rt) => {
+// Elementwise float32 ops: one rounding of slope·x; the reference rounds nothing.
+const TOL = { rtol: 1e-6, atol: 0 };
+
+const SHAPES: Shape5[] = [[1, 3, 5, 6, 7], [2, 5, 3, 4, 9], [2, 1, 17, 1, 33]];
+
+gpuTest("leakyReluForward and leakyReluBackward match the float64 reference on views", async (rt) => {
   const rng = new Rng(7);
-  for (const n of [1, 255, 257, 2 * 3 * 5 * 7 * 11]) {
-    const x = randomF32([n], rng);
-    const dyHost = randomF32([n], rng);
-    const xb = rt.createBuffer(x);
-    const dy = rt.createBuffer(dyHost);
-    const y = rt.createBuffer(poisoned(n));
-    const dx = rt.createBuffer(poisoned(n));
-    const f = rt.bind(leakyReluForward, { x: xb, y }, { n, slope: 0.01 });
-    const b = rt.bind(leakyReluBackward, { x: xb, dy, dx }, { n, slope: 0.01 });
-    await rt.run([f, b]);
-    await rt.checkCompilation();
-    // Elementwise float32 ops: only input rounding differs from float64.
-    assertClose(await rt.read(y, n * 4), ref.leakyReluForward(x, 0.01), { rtol: 1e-6, atol: 0 });
-    assertClose(await rt.read(dx, n * 4), ref.leakyReluBackward(x, dyHost, 0.01), {
-      rtol: 1e-6,
-      atol: 0,
-    });
-    rt.release([f, b]);
-    for (const buf of [xb, dy, y, dx]) buf.destroy();
+  for (const shape of SHAPES) {
+    for (const place of placements(shape[1])) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const xHost = randomF32([n], rng);
+      const dyHost = randomF32([n], rng);
+      const slope = 0.01 + rng.float() * 0.3;
+      const x = inputView(rt, xHost, shape, place);
+      const dy = inputView(rt, dyHost, shape, { cTot: shape[1] + 1, cOff: 1 });
+      const y = outputView(rt, shape, { cTot: place.cTot + 1, cOff: place.cOff + 1 });
+      const dx = outputView(rt, shape, place);
+      const { plan, done } = newPlan(rt);
+      leakyReluForward(plan, x.view, y.view, { slope });
+      leakyReluBackward(plan, x.view, dy.view, dx.view, { slope });
+      await plan.run();
+      await rt.checkCompilation();
+      await assertView(rt, y, ref.leakyReluForward(xHost, slope), TOL);
+      await assertView(rt, dx, ref.leakyReluBackward(xHost, dyHost, slope), TOL);
+      done();
+      destroyViews(x, dy, y, dx);
+    }
   }
 });
 
-gpuTest("leakyReluForward folds large dispatches into a 2-D grid", async (rt) => {
-  const n = 256 * 65535 + 1000; // needs more than 65535 workgroups in x
-  const rng = new Rng(3);
-  const x = randomF32([n], rng);
-  const xb = rt.createBuffer(x);
-  const y = rt.createBuffer(poisoned(n));
-  const f = rt.bind(leakyReluForward, { x: xb, y }, { n, slope: 0.2 });
-  await rt.run([f]);
-  assertClose(await rt.read(y, n * 4), ref.leakyReluForward(x, 0.2), { rtol: 1e-6, atol: 0 });
-  rt.release([f]);
-  xb.destroy();
-  y.destroy();
+gpuTest("leakyReluForward and leakyReluBackward work in place and across slices of one buffer", async (rt) => {
+  const rng = new Rng(8);
+  const shape: Shape5 = [2, 3, 5, 7, 3];
+  const n = shape.reduce((a, b) => a * b, 1);
+  const xHost = randomF32([n], rng);
+  const dyHost = randomF32([n], rng);
+  // y = lrelu(x) written into channels [3, 6) of the buffer holding x in [0, 3).
+  const both = inputView(rt, xHost, shape, { cTot: 6, cOff: 0 });
+  const ySlice = { ...both.view, channelOffset: 3 };
+  // In-place forward on a second copy, and in-place backward (dx overwrites dy).
+  const inPlace = inputView(rt, xHost, shape);
+  const x = inputView(rt, xHost, shape);
+  const g = inputView(rt, dyHost, shape);
+  const { plan, done } = newPlan(rt);
+  leakyReluForward(plan, both.view, ySlice, { slope: 0.1 });
+  leakyReluForward(plan, inPlace.view, inPlace.view, { slope: 0.1 });
+  leakyReluBackward(plan, x.view, g.view, g.view, { slope: 0.1 });
+  await plan.run();
+  await rt.checkCompilation();
+  await assertView(
+    rt,
+    { ...both, view: ySlice, place: { cTot: 6, cOff: 3 } },
+    ref.leakyReluForward(xHost, 0.1),
+    TOL,
+  );
+  await assertView(rt, inPlace, ref.leakyReluForward(xHost, 0.1), TOL);
+  await assertView(rt, g, ref.leakyReluBackward(xHost, dyHost, 0.1), TOL);
+  done();
+  destroyViews(both, inPlace, x, g);
+});
+
+Deno.test("reference leakyReluBackward matches central finite differences", () => {
+  const rng = new Rng(9);
+  // Keep inputs away from the hinge at 0, where the derivative jumps.
+  const x = Array.from({ length: 50 }, () => (rng.float() < 0.5 ? -1 : 1) * rng.uniform(0.01, 1));
+  const dy = Array.from({ length: 50 }, () => rng.uniform(-1, 1));
+  const dx = ref.leakyReluBackward(x, dy, 0.2);
+  assertGradFd((xv) => dot(ref.leakyReluForward(xv, 0.2), dy), x, dx);
 });
