@@ -1,0 +1,155 @@
+/**
+ * Test helpers for kernels that take NCDHW views: embed a dense tensor as a channel slice of
+ * a larger buffer, poison output slices with NaN while filling the other channels with
+ * sentinels, and check that a kernel wrote its whole slice and nothing else.
+ */
+
+import { assertClose, closeRatio, type CloseOptions } from "../_helpers/assert_close.ts";
+import { poisoned } from "../_helpers/gpu.ts";
+import { BufferPool } from "../../lib/gpu/buffer_pool.ts";
+import type { GpuRuntime } from "../../lib/gpu/runtime.ts";
+import { StepPlan } from "../../lib/gpu/step_plan.ts";
+import type { Shape5, TensorView } from "../../lib/gpu/tensor.ts";
+
+/** Where a view sits in its buffer: total channels per sample and first channel. */
+export interface Placement {
+  /** Channels of the buffer per sample. */
+  cTot: number;
+  /** First channel of the view. */
+  cOff: number;
+}
+
+/** A view plus the host copy of its whole buffer. */
+export interface HostView {
+  /** The GPU view. */
+  view: TensorView;
+  /** Host copy of the whole buffer as uploaded. */
+  full: Float32Array;
+  /** Placement in the buffer. */
+  place: Placement;
+}
+
+const SENTINEL = 12345.5;
+
+/**
+ * Copy a dense `[N, C, D, H, W]` tensor into channels `[cOff, cOff + C)` of a buffer with
+ * `cTot` channels per sample; other channels get `fill`.
+ */
+export function embed(
+  dense: ArrayLike<number>,
+  shape: Shape5,
+  place: Placement,
+  fill = SENTINEL,
+): Float32Array {
+  const [n, c, d, h, w] = shape;
+  const s = d * h * w;
+  const out = new Float32Array(n * place.cTot * s).fill(fill);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < c; j++) {
+      const src = (i * c + j) * s;
+      const dst = (i * place.cTot + place.cOff + j) * s;
+      for (let k = 0; k < s; k++) out[dst + k] = dense[src + k];
+    }
+  }
+  return out;
+}
+
+/** Dense copy of channels `[cOff, cOff + C)` of a whole-buffer array. */
+export function extract(full: ArrayLike<number>, shape: Shape5, place: Placement): Float32Array {
+  const [n, c, d, h, w] = shape;
+  const s = d * h * w;
+  const out = new Float32Array(n * c * s);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < c; j++) {
+      const src = (i * place.cTot + place.cOff + j) * s;
+      const dst = (i * c + j) * s;
+      for (let k = 0; k < s; k++) out[dst + k] = full[src + k];
+    }
+  }
+  return out;
+}
+
+/** Upload a dense tensor as a channel slice (other channels hold sentinels). */
+export function inputView(
+  rt: GpuRuntime,
+  dense: ArrayLike<number>,
+  shape: Shape5,
+  place: Placement = { cTot: shape[1], cOff: 0 },
+): HostView {
+  const full = embed(dense, shape, place);
+  const buffer = rt.createBuffer(full);
+  return {
+    view: { buffer, shape, channelStride: place.cTot, channelOffset: place.cOff },
+    full,
+    place,
+  };
+}
+
+/** An output slice poisoned with NaN (other channels hold sentinels). */
+export function outputView(
+  rt: GpuRuntime,
+  shape: Shape5,
+  place: Placement = { cTot: shape[1], cOff: 0 },
+): HostView {
+  return inputView(rt, poisoned(shape.reduce((a, b) => a * b, 1)), shape, place);
+}
+
+/**
+ * Read a view back, check that every channel outside it kept its uploaded value, and return
+ * the dense slice.
+ */
+export async function readView(rt: GpuRuntime, hv: HostView): Promise<Float32Array> {
+  const full = await rt.read(hv.view.buffer, hv.full.byteLength);
+  const [n, c, d, h, w] = hv.view.shape;
+  const s = d * h * w;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < hv.place.cTot; j++) {
+      if (j >= hv.place.cOff && j < hv.place.cOff + c) continue;
+      const base = (i * hv.place.cTot + j) * s;
+      for (let k = 0; k < s; k++) {
+        if (!Object.is(full[base + k], hv.full[base + k])) {
+          throw new Error(
+            `Channel ${j} of sample ${i} outside the view changed at ${k}: ` +
+              `${hv.full[base + k]} → ${full[base + k]}`,
+          );
+        }
+      }
+    }
+  }
+  return extract(full, hv.view.shape, hv.place);
+}
+
+/** Read a view and compare it with a float64 reference. */
+export async function assertView(
+  rt: GpuRuntime,
+  hv: HostView,
+  expected: ArrayLike<number>,
+  options: CloseOptions,
+): Promise<void> {
+  const a = await readView(rt, hv);
+  console.log("RATIO", options.label, closeRatio(a, expected, options).toFixed(4));
+  assertClose(a, expected, options);
+}
+
+/** A fresh plan with its own pool; `done()` runs nothing and frees everything. */
+export function newPlan(rt: GpuRuntime): { plan: StepPlan; done: () => void } {
+  const pool = new BufferPool(rt.device);
+  const plan = new StepPlan(rt, pool);
+  return {
+    plan,
+    done: () => {
+      plan.dispose();
+      pool.destroy();
+    },
+  };
+}
+
+/** Placements exercised by the view tests: whole buffer and an offset slice. */
+export function placements(c: number): Placement[] {
+  return [{ cTot: c, cOff: 0 }, { cTot: c + 3, cOff: 2 }];
+}
+
+/** Destroy the buffers of host views. */
+export function destroyViews(...views: HostView[]): void {
+  for (const v of views) v.view.buffer.destroy();
+}
