@@ -1,0 +1,156 @@
+/**
+ * A cache of phantom datasets: generate once per (kind, options, generator version),
+ * atomically (temporary folder + rename), and reuse afterwards.
+ *
+ * @module
+ */
+
+import { writeJsonAtomic } from "../core/atomic_write.ts";
+import {
+  ACDC_PHANTOM_DEFAULTS,
+  type AcdcPhantomOptions,
+  generateAcdcPhantom,
+} from "./phantom_acdc.ts";
+import {
+  BRATS_PHANTOM_DEFAULTS,
+  type BratsPhantomOptions,
+  generateBratsPhantom,
+} from "./phantom_brats.ts";
+import type { DatasetKind } from "./types.ts";
+
+/**
+ * Version of the phantom generators. Bump it whenever a change alters a generated voxel, so
+ * that cached datasets are regenerated.
+ */
+export const PHANTOM_VERSION = 1;
+
+/** Options of {@linkcode ensurePhantom}: the generator options of the kind. */
+export type PhantomOptions = AcdcPhantomOptions | BratsPhantomOptions;
+
+/** The marker written last into a complete phantom folder. */
+export interface PhantomMarker {
+  /** Dataset kind. */
+  kind: DatasetKind;
+  /** Generator version. */
+  version: number;
+  /** Resolved generator options. */
+  options: Record<string, unknown>;
+  /** Cases written. */
+  cases: number;
+  /** Generation time in seconds. */
+  seconds: number;
+}
+
+const MARKER = "phantom.json";
+
+/**
+ * The resolved options and cache key of a phantom.
+ *
+ * @param kind `"acdc"` or `"brats"`.
+ * @param options Generator options (unknown keys are rejected).
+ * @returns The options with defaults filled in and a 16-hex-digit key.
+ * @throws {TypeError} When an option name is unknown for the kind.
+ */
+export async function phantomKey(
+  kind: DatasetKind,
+  options: PhantomOptions = {},
+): Promise<{ options: Record<string, unknown>; key: string }> {
+  const defaults: Record<string, unknown> = kind === "acdc"
+    ? { ...ACDC_PHANTOM_DEFAULTS }
+    : { ...BRATS_PHANTOM_DEFAULTS };
+  for (const k of Object.keys(options)) {
+    if (!(k in defaults)) {
+      throw new TypeError(
+        `Cannot resolve ${kind} phantom options: unknown option "${k}" (known: ` +
+          `${Object.keys(defaults).join(", ")})`,
+      );
+    }
+  }
+  const resolved: Record<string, unknown> = { ...defaults, ...options };
+  const sorted = Object.fromEntries(Object.keys(resolved).sort().map((k) => [k, resolved[k]]));
+  const text = JSON.stringify({ kind, version: PHANTOM_VERSION, options: sorted });
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)),
+  );
+  const key = Array.from(digest.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join("");
+  return { options: sorted, key };
+}
+
+/**
+ * The root of a phantom dataset in `cacheDir`, generating it first when absent. Generation
+ * writes into a temporary sibling folder and renames it into place, so concurrent callers
+ * and interrupted runs never see a partial dataset; a complete folder holds `phantom.json`.
+ *
+ * @param kind `"acdc"` or `"brats"`.
+ * @param cacheDir Folder for cached datasets (created when missing).
+ * @param options Generator options.
+ * @returns The dataset root (`<cacheDir>/<kind>-phantom-v<version>-<key>`), ready for
+ *   `listAcdc` / `listBrats`.
+ * @throws {TypeError} When an option name is unknown.
+ * @example
+ * ```ts ignore
+ * const root = await ensurePhantom("brats", ".cache/phantoms", { hgg: 8, lgg: 4 });
+ * const records = await listBrats(root);
+ * ```
+ */
+export async function ensurePhantom(
+  kind: DatasetKind,
+  cacheDir: string,
+  options: PhantomOptions = {},
+): Promise<string> {
+  const { options: resolved, key } = await phantomKey(kind, options);
+  const root = `${cacheDir}/${kind}-phantom-v${PHANTOM_VERSION}-${key}`;
+  if (await _complete(root)) return root;
+  await Deno.mkdir(cacheDir, { recursive: true });
+  const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
+  const tmp = `${root}.tmp-${Deno.pid}-${rand}`;
+  try {
+    const summary = kind === "acdc"
+      ? await generateAcdcPhantom(tmp, resolved as AcdcPhantomOptions)
+      : await generateBratsPhantom(tmp, resolved as BratsPhantomOptions);
+    const marker: PhantomMarker = {
+      kind,
+      version: PHANTOM_VERSION,
+      options: resolved,
+      cases: summary.cases,
+      seconds: summary.seconds,
+    };
+    await writeJsonAtomic(`${tmp}/${MARKER}`, marker);
+    try {
+      await Deno.rename(tmp, root);
+    } catch (err) {
+      if (await _complete(root)) {
+        // Another process finished first: keep its copy.
+        await Deno.remove(tmp, { recursive: true });
+      } else if (await _exists(root)) {
+        // A stale folder without marker (never produced by a rename): replace it.
+        await Deno.remove(root, { recursive: true });
+        await Deno.rename(tmp, root);
+      } else {
+        throw err;
+      }
+    }
+  } catch (err) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw err;
+  }
+  return root;
+}
+
+async function _exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function _complete(root: string): Promise<boolean> {
+  try {
+    const marker = JSON.parse(await Deno.readTextFile(`${root}/${MARKER}`)) as PhantomMarker;
+    return marker.version === PHANTOM_VERSION;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * Labelings: declarative transforms of the training labels that build the paper's partially
+ * labelled datasets (Sect. 3), plus the loss targets and which maps are labelled.
+ * Evaluation always uses the full labels.
+ *
+ * @module
+ */
+
+import { datasetSpec } from "./datasets.ts";
+import type { LoadedCase } from "./types.ts";
+
+/**
+ * A labeling protocol (the same union as the pipeline schema's `LabelingSchema`):
+ * - `full`: every label as annotated;
+ * - `emptyGroup`: every case of `group` gets an empty label map (BRATS: LGG);
+ * - `removeClass`: in cases of `group`, `classIndex` becomes `into` (ACDC: MYO → background
+ *   at ES).
+ */
+export type Labeling =
+  | { kind: "full" }
+  | { kind: "emptyGroup"; group: string }
+  | { kind: "removeClass"; group: string; classIndex: number; into?: number };
+
+/** The paper's labelings. */
+export const LABELINGS = {
+  /** Fully labelled training set. */
+  full: { kind: "full" },
+  /** BRATS partial: LGG labels replaced by empty maps during training. */
+  bratsPartial: { kind: "emptyGroup", group: "LGG" },
+  /** ACDC partial: myocardium (2) removed at end-systole (→ background). */
+  acdcPartial: { kind: "removeClass", group: "ES", classIndex: 2, into: 0 },
+} as const satisfies Record<string, Labeling>;
+
+/**
+ * A short name of a labeling (`"full"`, `"emptyGroup(LGG)"`, `"removeClass(ES: 2→0)"`).
+ *
+ * @param labeling The labeling.
+ * @returns Its name.
+ */
+export function labelingName(labeling: Labeling): string {
+  switch (labeling.kind) {
+    case "full":
+      return "full";
+    case "emptyGroup":
+      return `emptyGroup(${labeling.group})`;
+    case "removeClass":
+      return `removeClass(${labeling.group}: ${labeling.classIndex}→${labeling.into ?? 0})`;
+  }
+}
+
+/**
+ * Apply a labeling to a training case. Cases the labeling does not touch are returned as
+ * they are; touched cases are shallow copies with a new `label` and `labeling`.
+ *
+ * @param loaded A case with full labels.
+ * @param labeling The protocol.
+ * @returns The case as the trainer should see it.
+ * @throws {RangeError} When `classIndex` / `into` are not classes of the case.
+ * @example
+ * ```ts
+ * import { applyLabeling, LABELINGS } from "./labeling.ts";
+ * import type { LoadedCase } from "./types.ts";
+ * const es = { group: "ES", label: new Uint8Array([0, 1, 2, 3]), classes: ["bg", "RV", "MYO", "LV"] } as unknown as LoadedCase;
+ * console.log(Array.from(applyLabeling(es, LABELINGS.acdcPartial).label)); // [0, 1, 0, 3]
+ * ```
+ */
+export function applyLabeling(loaded: LoadedCase, labeling: Labeling): LoadedCase {
+  if (labeling.kind === "full" || loaded.group !== labeling.group) return loaded;
+  if (labeling.kind === "emptyGroup") {
+    return {
+      ...loaded,
+      label: new Uint8Array(loaded.label.length),
+      labeling: labelingName(labeling),
+    };
+  }
+  const from = labeling.classIndex;
+  const into = labeling.into ?? 0;
+  const k = loaded.classes.length;
+  if (!(from >= 1 && from < k) || !(into >= 0 && into < k)) {
+    throw new RangeError(
+      `Cannot apply labeling ${labelingName(labeling)}: case ${loaded.id} has classes 0..${k - 1}`,
+    );
+  }
+  const label = loaded.label.slice();
+  for (let i = 0; i < label.length; i++) if (label[i] === from) label[i] = into;
+  return { ...loaded, label, labeling: labelingName(labeling) };
+}
+
+/**
+ * Which target maps of a case are annotated under a labeling, in target channel order
+ * (binary: `[tumour]`; one-hot: one flag per class): the `labeled[b]` row that the leaf and
+ * marginal Dice losses take.
+ *
+ * @param loaded The case (its group decides).
+ * @param labeling The protocol.
+ * @returns One boolean per target channel.
+ */
+export function annotatedMaps(loaded: LoadedCase, labeling: Labeling): boolean[] {
+  const spec = datasetSpec(loaded.dataset);
+  const n = spec.target === "binary" ? 1 : spec.classes.length;
+  const flags = new Array(n).fill(true);
+  if (labeling.kind === "full" || loaded.group !== labeling.group) return flags;
+  if (labeling.kind === "emptyGroup") {
+    return spec.target === "binary" ? [false] : flags.map((_, c) => c === 0);
+  }
+  if (spec.target === "binary") return [labeling.classIndex !== 1];
+  flags[labeling.classIndex] = false;
+  return flags;
+}
+
+/** Options of {@linkcode makeTarget}. */
+export interface TargetOptions {
+  /** `"binary"`: one map, label > 0; `"oneHot"`: one map per class. */
+  encoding: "binary" | "oneHot";
+  /** Number of classes K for one-hot. */
+  classes?: number;
+}
+
+/**
+ * The loss target of a label map: BRATS whole tumour as one binary map (C = 1, label > 0),
+ * ACDC one-hot over K maps (background, RV, MYO, LV).
+ *
+ * @param label Class indices `[N]` (any spatial shape, flattened).
+ * @param options Encoding and class count.
+ * @returns Float32Array `[C, N]`.
+ * @throws {RangeError} When a label is ≥ K for one-hot.
+ * @example
+ * ```ts
+ * import { makeTarget } from "./labeling.ts";
+ * const t = makeTarget(new Uint8Array([0, 2, 1]), { encoding: "oneHot", classes: 3 });
+ * console.log(Array.from(t)); // [1, 0, 0, 0, 0, 1, 0, 1, 0]
+ * ```
+ */
+export function makeTarget(label: Uint8Array, options: TargetOptions): Float32Array {
+  const n = label.length;
+  if (options.encoding === "binary") {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = label[i] > 0 ? 1 : 0;
+    return out;
+  }
+  const k = options.classes ?? 0;
+  const out = new Float32Array(k * n);
+  for (let i = 0; i < n; i++) {
+    const c = label[i];
+    if (c >= k) throw new RangeError(`Cannot one-hot encode: label ${c} at ${i} with ${k} classes`);
+    out[c * n + i] = 1;
+  }
+  return out;
+}
+
+/** The paper's ACDC sampling ratio ED : ES = 3 : 1 (Sect. 3). */
+export const ACDC_ED_ES_RATIO: Readonly<Record<string, number>> = { ED: 3, ES: 1 };
+
+/**
+ * Sampling probabilities per case such that groups are drawn in the given ratio and cases
+ * uniformly within a group (the `groupRatio` of the trainer's `SampleSchedule`).
+ *
+ * @param groups Group of each case.
+ * @param ratio Relative weight per group (e.g. {@linkcode ACDC_ED_ES_RATIO}).
+ * @returns Probabilities summing to 1.
+ * @throws {RangeError} When every present group has weight 0.
+ * @example
+ * ```ts
+ * import { groupWeights } from "./labeling.ts";
+ * console.log(groupWeights(["ED", "ES", "ED", "ES"], { ED: 3, ES: 1 })); // [0.375, 0.125, 0.375, 0.125]
+ * ```
+ */
+export function groupWeights(
+  groups: readonly string[],
+  ratio: Readonly<Record<string, number>>,
+): number[] {
+  const counts = new Map<string, number>();
+  for (const g of groups) counts.set(g, (counts.get(g) ?? 0) + 1);
+  let total = 0;
+  for (const g of counts.keys()) total += ratio[g] ?? 0;
+  if (!(total > 0)) {
+    throw new RangeError(
+      `Cannot weight groups: every group of [${[...counts.keys()]}] has weight 0`,
+    );
+  }
+  return groups.map((g) => (ratio[g] ?? 0) / total / counts.get(g)!);
+}

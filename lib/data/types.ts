@@ -1,0 +1,91 @@
+/**
+ * The records and loaded cases that flow from the dataset listings through preprocessing to
+ * the trainer and the evaluation.
+ *
+ * @module
+ */
+
+/** The datasets dicelab knows. */
+export type DatasetKind = "acdc" | "brats";
+
+/** Three numbers in `[D, H, W]` order (k, j, i of the NIfTI file). */
+export type Vec3 = [number, number, number];
+
+/** A volume and its grid: `data` is `[C, D, H, W]` (row-major, W fastest). */
+export interface Volume<T extends Float32Array | Uint8Array = Float32Array | Uint8Array> {
+  /** The values. */
+  data: T;
+  /** `[D, H, W]`. */
+  shape: Vec3;
+  /** Channels C. @default 1 */
+  channels?: number;
+}
+
+/** One case on disk: what to read, and how to group it. */
+export interface CaseRecord {
+  /** Dataset the files come from (decides label set, channels and defaults). */
+  dataset: DatasetKind;
+  /** Unique case id (`"patient001_ED"`, `"Brats18_2013_10_1"`). */
+  id: string;
+  /** Subject the case belongs to (folds split by subject). */
+  subject: string;
+  /** `"ED"` / `"ES"` (ACDC) or `"HGG"` / `"LGG"` (BRATS). */
+  group: string;
+  /** Image channels, in channel order (ACDC: the frame; BRATS: FLAIR, T1, T1ce, T2). */
+  imagePaths: string[];
+  /** The label map. */
+  labelPath: string;
+  /** Dataset-specific facts (ACDC: frame, pathology, Info.cfg; BRATS: grade). */
+  meta: Record<string, unknown>;
+}
+
+/** Where a preprocessed grid sits in its source file: `source = scale · index + offset`. */
+export interface GridMap {
+  /** Source voxels per preprocessed voxel, `[D, H, W]`. */
+  scale: Vec3;
+  /** Source index of preprocessed voxel 0, `[D, H, W]`. */
+  offset: Vec3;
+}
+
+/** A case after reading and preprocessing, ready for patches, training and evaluation. */
+export interface LoadedCase {
+  /** Dataset kind. */
+  dataset: DatasetKind;
+  /** Case id. */
+  id: string;
+  /** Subject id. */
+  subject: string;
+  /** Group (`"ED"`, `"ES"`, `"HGG"`, `"LGG"`). */
+  group: string;
+  /** Intensities `[C, D, H, W]`, row-major (W = NIfTI i fastest). */
+  image: Float32Array;
+  /** Class indices `[D, H, W]` (ACDC 0 bg, 1 RV, 2 MYO, 3 LV; BRATS 0 bg, 1 whole tumour). */
+  label: Uint8Array;
+  /** Number of channels C. */
+  channels: number;
+  /** `[D, H, W]`. */
+  shape: Vec3;
+  /** Voxel spacing `[sd, sh, sw]` in mm. */
+  spacing: Vec3;
+  /** Voxel-to-world 4×4 matrix of the preprocessed grid (NIfTI index order i, j, k). */
+  affine: number[][];
+  /** Names of the label values 0..K−1. */
+  classes: readonly string[];
+  /** Per-channel value that stands for "outside the image" (used when padding). */
+  padValue: number[];
+  /** Labeling applied to `label` (`"full"` as loaded). */
+  labeling: string;
+  /** The source grid, to map predictions back to the original files. */
+  source: {
+    /** Source `[D, H, W]`. */
+    shape: Vec3;
+    /** Source spacing `[sd, sh, sw]`. */
+    spacing: Vec3;
+    /** Source affine. */
+    affine: number[][];
+    /** Preprocessed index → source index. */
+    grid: GridMap;
+  };
+  /** The record's meta. */
+  meta: Record<string, unknown>;
+}
