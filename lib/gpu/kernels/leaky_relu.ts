@@ -2,16 +2,33 @@
  * LeakyReLU forward and backward on NCDHW views: `y = x > 0 ? x : slope·x`,
  * `dx = dy · (x > 0 ? 1 : slope)` (PyTorch's convention at 0: the slope branch).
  *
- * Row-grid kernels (see `reduce.ts`): workgroup `(x, c, n)` handles `ROW_SPAN` elements of row
- * `(n, c)`. With `inPlace` the output shares the input's buffer (any channel slices of it,
- * including the same one) through a single `read_write` binding, as WebGPU forbids binding a
- * written buffer twice.
+ * Row-grid kernels (see `reduce.ts`): workgroup `(x, c, n)` handles `rowSpan(vec)` floats of
+ * row `(n, c)`; `vec = 4` moves vec4s (rows of whole vec4s). With `inPlace` the output shares
+ * the input's buffer (the same slice, or a disjoint one) through a single `read_write`
+ * binding, as WebGPU forbids binding a written buffer twice.
  *
  * @module
  */
 
 import type { KernelSpec } from "../kernel_spec.ts";
-import { ROW_WG, rowGrid, rowHeader, rowLoop, viewUniforms } from "./reduce.ts";
+import {
+  ROW_WG,
+  rowGrid,
+  rowHeader,
+  rowLoop,
+  tensorBinding,
+  type Vec,
+  vecPrelude,
+  viewUniforms,
+} from "./reduce.ts";
+
+/** Compile-time options of the unary elementwise kernels. */
+export interface UnaryKernelOptions {
+  /** Output and input share one buffer (bound once). */
+  inPlace: boolean;
+  /** Vector width. */
+  vec: Vec;
+}
 
 /** Uniforms of {@linkcode leakyReluForwardSpec}. */
 export type LeakyReluForwardUniform =
@@ -27,23 +44,30 @@ export type LeakyReluForwardUniform =
 /**
  * LeakyReLU forward over views `x → y`.
  *
- * @param options `inPlace`: `x` and `y` live in one buffer, bound once as `xy`.
+ * @param options In place (`x` and `y` bound once as `xy`), vector width.
  * @returns The spec.
  */
 export function leakyReluForwardSpec(
-  options: { inPlace: boolean },
+  options: UnaryKernelOptions,
 ): KernelSpec<LeakyReluForwardUniform> {
-  const X = options.inPlace ? "xy" : "x";
-  const Y = options.inPlace ? "xy" : "y";
+  const { inPlace, vec } = options;
+  const X = inPlace ? "xy" : "x";
+  const Y = inPlace ? "xy" : "y";
   return {
-    name: options.inPlace ? "leakyReluForwardInPlace" : "leakyReluForward",
-    bindings: options.inPlace ? { xy: "read_write" } : { x: "read", y: "write" },
+    name: `leakyReluForward${inPlace ? "InPlace" : ""}${vec}`,
+    bindings: inPlace
+      ? { xy: tensorBinding("read_write", vec) }
+      : { x: tensorBinding("read", vec), y: tensorBinding("write", vec) },
     uniforms: { S: "u32", C: "u32", N: "u32", ...viewUniforms(["x", "y"]), slope: "f32" },
     workgroupSize: ROW_WG,
-    dispatch: rowGrid,
-    body: rowHeader(["x", "y"]) + rowLoop(`
+    dispatch: rowGrid(vec),
+    prelude: vecPrelude(vec),
+    body: rowHeader(["x", "y"], vec) + rowLoop(
+      `
     let v = ${X}[xB + s];
-    ${Y}[yB + s] = select(v * u.slope, v, v > 0.0);`),
+    ${Y}[yB + s] = select(v * u.slope, v, v > T(0.0));`,
+      vec,
+    ),
   };
 }
 
@@ -63,19 +87,24 @@ export type LeakyReluBackwardUniform =
 /**
  * LeakyReLU backward over views: `dx = dy · (x > 0 ? 1 : slope)`, `x` the forward input.
  *
- * @param options `inPlace`: `dy` and `dx` live in one buffer, bound once as `grad`.
+ * @param options In place (`dy` and `dx` bound once as `grad`), vector width.
  * @returns The spec.
  */
 export function leakyReluBackwardSpec(
-  options: { inPlace: boolean },
+  options: UnaryKernelOptions,
 ): KernelSpec<LeakyReluBackwardUniform> {
-  const DY = options.inPlace ? "grad" : "dy";
-  const DX = options.inPlace ? "grad" : "dx";
+  const { inPlace, vec } = options;
+  const DY = inPlace ? "grad" : "dy";
+  const DX = inPlace ? "grad" : "dx";
   return {
-    name: options.inPlace ? "leakyReluBackwardInPlace" : "leakyReluBackward",
-    bindings: options.inPlace
-      ? { x: "read", grad: "read_write" }
-      : { x: "read", dy: "read", dx: "write" },
+    name: `leakyReluBackward${inPlace ? "InPlace" : ""}${vec}`,
+    bindings: inPlace
+      ? { x: tensorBinding("read", vec), grad: tensorBinding("read_write", vec) }
+      : {
+        x: tensorBinding("read", vec),
+        dy: tensorBinding("read", vec),
+        dx: tensorBinding("write", vec),
+      },
     uniforms: {
       S: "u32",
       C: "u32",
@@ -84,9 +113,13 @@ export function leakyReluBackwardSpec(
       slope: "f32",
     },
     workgroupSize: ROW_WG,
-    dispatch: rowGrid,
-    body: rowHeader(["x", "dy", "dx"]) + rowLoop(`
+    dispatch: rowGrid(vec),
+    prelude: vecPrelude(vec),
+    body: rowHeader(["x", "dy", "dx"], vec) + rowLoop(
+      `
     let g = ${DY}[dyB + s];
-    ${DX}[dxB + s] = select(g * u.slope, g, x[xB + s] > 0.0);`),
+    ${DX}[dxB + s] = select(g * u.slope, g, x[xB + s] > T(0.0));`,
+      vec,
+    ),
   };
 }

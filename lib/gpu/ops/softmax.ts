@@ -1,0 +1,91 @@
+/**
+ * Softmax over channels as step-plan ops: forward `p_c = e^(x_c − max)/Σ e^(x_k − max)` at
+ * every voxel, and backward `dx_c = p_c·(dp_c − Σ_k p_k·dp_k)` from the probabilities.
+ *
+ * @module
+ */
+
+import { vecFor } from "../kernels/reduce.ts";
+import { softmaxBackwardSpec, softmaxForwardSpec } from "../kernels/softmax.ts";
+import type { Dispatch } from "../runtime.ts";
+import type { StepPlan } from "../step_plan.ts";
+import type { TensorView, ViewLayout } from "../tensor.ts";
+import { checkElementCount, checkNoWriteAlias, sameShapeLayouts, viewFields } from "./reduce.ts";
+
+/**
+ * Most channels the softmax kernels accept (three channel loops per position, up to eight
+ * positions per invocation, inside llvmpipe's per-invocation loop budget).
+ */
+export const SOFTMAX_MAX_CHANNELS = 1024;
+
+function _check(op: string, l: ViewLayout): void {
+  checkElementCount(op, l);
+  if (l.c > SOFTMAX_MAX_CHANNELS) {
+    throw new RangeError(`Cannot run ${op}: ${l.c} channels exceed ${SOFTMAX_MAX_CHANNELS}`);
+  }
+}
+
+/**
+ * Push softmax over channels (one dispatch).
+ *
+ * @param plan The step plan.
+ * @param x Logits view `[N, C, D, H, W]`.
+ * @param y Receives the probabilities (a buffer other than `x`'s).
+ * @returns The dispatch.
+ * @throws {TypeError} When a view is invalid, the shapes differ or `y` shares `x`'s buffer.
+ * @throws {RangeError} With more than {@linkcode SOFTMAX_MAX_CHANNELS} channels.
+ * @example
+ * ```ts ignore
+ * softmaxForward(plan, view(logits, [2, 4, 32, 32, 16]), view(probs, [2, 4, 32, 32, 16]));
+ * ```
+ */
+export function softmaxForward(plan: StepPlan, x: TensorView, y: TensorView): Dispatch {
+  const op = "softmaxForward";
+  const l = sameShapeLayouts(op, { x, y });
+  _check(op, l.x);
+  checkElementCount(op, l.y);
+  checkNoWriteAlias(op, { y: y.buffer }, { x: x.buffer });
+  return plan.push(softmaxForwardSpec(vecFor(l.x.spatial)), { x: x.buffer, y: y.buffer }, {
+    S: l.x.spatial,
+    C: l.x.c,
+    N: l.x.n,
+    ...viewFields("x", l.x),
+    ...viewFields("y", l.y),
+  });
+}
+
+/**
+ * Push softmax backward (one dispatch): gradient w.r.t. the logits from the probabilities
+ * `p` and the gradient `dp` w.r.t. them.
+ *
+ * @param plan The step plan.
+ * @param p The forward output.
+ * @param dp Gradient w.r.t. the probabilities.
+ * @param dx Receives the gradient w.r.t. the logits (a buffer of its own).
+ * @returns The dispatch.
+ * @throws {TypeError} When a view is invalid, the shapes differ or `dx` aliases an input.
+ * @throws {RangeError} With more than {@linkcode SOFTMAX_MAX_CHANNELS} channels.
+ */
+export function softmaxBackward(
+  plan: StepPlan,
+  p: TensorView,
+  dp: TensorView,
+  dx: TensorView,
+): Dispatch {
+  const op = "softmaxBackward";
+  const l = sameShapeLayouts(op, { p, dp, dx });
+  _check(op, l.p);
+  checkNoWriteAlias(op, { dx: dx.buffer }, { p: p.buffer, dp: dp.buffer });
+  return plan.push(softmaxBackwardSpec(vecFor(l.p.spatial)), {
+    p: p.buffer,
+    dp: dp.buffer,
+    dx: dx.buffer,
+  }, {
+    S: l.p.spatial,
+    C: l.p.c,
+    N: l.p.n,
+    ...viewFields("p", l.p),
+    ...viewFields("dp", l.dp),
+    ...viewFields("dx", l.dx),
+  });
+}
