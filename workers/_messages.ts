@@ -6,6 +6,7 @@
  */
 
 import type { ResampleJob } from "../lib/eval/resample.ts";
+import type { PatchJob, PatchJobResult } from "../lib/train/patch_jobs.ts";
 
 /** Bootstrap worker: compute the replicates of resample indices [start, end) of a job. */
 export type BootstrapRequest = ResampleJob;
@@ -15,3 +16,12 @@ export interface BootstrapReply {
   /** Replicates of [start, end). */
   replicates: Float64Array;
 }
+
+/**
+ * Patch worker: load a case into shared memory, (un)register a case store, or build a
+ * training batch (see `lib/train/patch_jobs.ts`).
+ */
+export type PatchRequest = PatchJob;
+
+/** Patch worker reply, by job kind (a batch's buffers are transferred). */
+export type PatchReply = PatchJobResult;
