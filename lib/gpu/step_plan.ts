@@ -31,7 +31,6 @@ export class StepPlan {
   readonly pool: BufferPool;
   #dispatches: Dispatch[] = [];
   #scratch: GPUBuffer[] = [];
-  #staging = new Map<number, GPUBuffer>();
 
   /**
    * Create an empty plan.
@@ -88,39 +87,56 @@ export class StepPlan {
    * @returns One float32 array per readback range.
    */
   async run(readbacks: readonly Readback[] = []): Promise<Float32Array[]> {
+    return await this.submit(readbacks);
+  }
+
+  /**
+   * Record and submit the plan without waiting: the returned promise resolves with the
+   * readbacks when the GPU has finished. Several submissions may be in flight at once (each
+   * uses its own staging buffers), which hides the host's map latency behind the next step.
+   * Queue writes made after `submit` returns are ordered after this submission.
+   *
+   * @param readbacks Ranges to read after the dispatches.
+   * @returns A promise of one float32 array per readback range.
+   */
+  submit(readbacks: readonly Readback[] = []): Promise<Float32Array[]> {
     const device = this.rt.device;
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     this.rt.encode(pass, this.#dispatches);
     pass.end();
-    const stagings: GPUBuffer[] = [];
-    let slot = 0;
+    const bytes = readbacks.reduce((s, r) => s + Math.ceil(r.size / 16) * 16, 0);
+    const staging = bytes > 0 ? this.#takeStaging(bytes) : undefined;
+    let at = 0;
+    const offsets: number[] = [];
     for (const r of readbacks) {
-      const staging = this.#stagingFor(slot++, r.size);
-      encoder.copyBufferToBuffer(r.buffer, r.offset ?? 0, staging, 0, r.size);
-      stagings.push(staging);
+      encoder.copyBufferToBuffer(r.buffer, r.offset ?? 0, staging!, at, r.size);
+      offsets.push(at);
+      at += Math.ceil(r.size / 16) * 16;
     }
     device.queue.submit([encoder.finish()]);
-    const out: Float32Array[] = [];
-    await Promise.all(stagings.map((s) => s.mapAsync(GPUMapMode.READ)));
-    for (let i = 0; i < stagings.length; i++) {
-      const size = readbacks[i].size;
-      out.push(new Float32Array(stagings[i].getMappedRange(0, size).slice(0)));
-      stagings[i].unmap();
-    }
-    if (readbacks.length === 0) await device.queue.onSubmittedWorkDone();
-    return out;
+    if (!staging) return device.queue.onSubmittedWorkDone().then(() => []);
+    return staging.mapAsync(GPUMapMode.READ).then(() => {
+      const out = readbacks.map((r, i) =>
+        new Float32Array(staging.getMappedRange(offsets[i], Math.ceil(r.size / 4) * 4).slice(0))
+      );
+      staging.unmap();
+      this.#freeStaging.push(staging);
+      return out;
+    });
   }
 
-  #stagingFor(slot: number, size: number): GPUBuffer {
-    const have = this.#staging.get(slot);
-    if (have && have.size >= size) return have;
-    have?.destroy();
+  #freeStaging: GPUBuffer[] = [];
+  #allStaging: GPUBuffer[] = [];
+
+  #takeStaging(size: number): GPUBuffer {
+    const i = this.#freeStaging.findIndex((b) => b.size >= size);
+    if (i >= 0) return this.#freeStaging.splice(i, 1)[0];
     const b = this.rt.device.createBuffer({
       size: Math.max(16, Math.ceil(size / 16) * 16),
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
-    this.#staging.set(slot, b);
+    this.#allStaging.push(b);
     return b;
   }
 
@@ -130,7 +146,8 @@ export class StepPlan {
     this.#dispatches = [];
     for (const b of this.#scratch) this.pool.release(b);
     this.#scratch = [];
-    for (const b of this.#staging.values()) b.destroy();
-    this.#staging.clear();
+    for (const b of this.#allStaging) b.destroy();
+    this.#allStaging = [];
+    this.#freeStaging = [];
   }
 }

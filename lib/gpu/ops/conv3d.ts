@@ -1,0 +1,662 @@
+/**
+ * 3-D convolution ops (stride 1, padding "same", odd kernels, bias) on NCDHW views: forward,
+ * input gradient (optionally accumulating) and weight/bias gradients. Each op validates its
+ * views, takes its packed operands from plan scratch and pushes a few dispatches
+ * (see `lib/gpu/kernels/conv3d.ts` for the kernels and their layouts):
+ *
+ * | op | dispatches |
+ * |---|---|
+ * | {@linkcode conv3dForward} | pack x (halo), pack weights + bias, direct conv [, unpack] |
+ * | {@linkcode conv3dBackwardInput} | pack dy (halo), pack flipped transposed weights, direct conv [, unpack] |
+ * | {@linkcode conv3dBackwardWeight} | pack x (unless the forward's is passed), pack dy, partial sums, reduce |
+ *
+ * A pack is skipped when the view already has the packed layout (1×1×1 kernels and `dy` of the
+ * weight gradient on volumes with `H % 4 = 0`, `W % 8 = 0`); the unpack is needed only when the
+ * output's H, W or channel count is not a multiple of the register tile (see
+ * {@linkcode tileTarget}).
+ *
+ * Weights are plain buffers in PyTorch layout `[Cout, Cin, kD, kH, kW]`; they are re-packed
+ * every time the plan runs (a few thousand floats), so an in-place optimizer update between
+ * steps is always seen.
+ *
+ * @module
+ */
+
+import {
+  alignedGeometry,
+  conv3dDirectSpec,
+  conv3dPackSpec,
+  conv3dPackVec4Spec,
+  conv3dPackWeightsSpec,
+  conv3dUnpackSpec,
+  conv3dWeightGradSpec,
+  type ConvDirectBlocking,
+  type ConvGeometry,
+  convGradReduceSpec,
+  type ConvWeightGradBlocking,
+  defaultDirectBlocking,
+  defaultWeightGradBlocking,
+  geometryFloats,
+  gradRecordLength,
+  haloGeometry,
+  type Kernel3,
+} from "../kernels/conv3d.ts";
+import type { Dispatch } from "../runtime.ts";
+import type { StepPlan } from "../step_plan.ts";
+import { layoutOf, type TensorView, type ViewLayout } from "../tensor.ts";
+
+/**
+ * An activation in a packed, zero-padded layout: a plan scratch copy, or the view's own buffer
+ * when its layout already is the packed one (no halo, `H % 4 = 0`, `W % 8 = 0`, no channel
+ * padding needed), in which case the channel slice is addressed through
+ * `channelStride`/`channelOffset`.
+ */
+export interface PackedActivation {
+  /** The buffer (`vec4`-aligned rows). */
+  readonly buffer: GPUBuffer;
+  /** Its layout (`cb` = channels of the source). */
+  readonly geometry: ConvGeometry;
+  /** Shape of the source view `[N, C, D, H, W]`. */
+  readonly shape: readonly [number, number, number, number, number];
+  /** Channels per sample in `buffer`. */
+  readonly channelStride: number;
+  /** First channel of the source in `buffer`. */
+  readonly channelOffset: number;
+}
+
+/** Options shared by the conv ops. */
+export interface Conv3dOptions {
+  /** Kernel extent `[kD, kH, kW]`, each odd (padding is `(k − 1)/2`). */
+  kernel: Kernel3;
+  /**
+   * Register blocking of the direct kernel (tuning: any supported blocking is correct on any
+   * adapter; e.g. `{ co: 16 }` is 12–16 % faster on llvmpipe for ≥ 16 output channels but
+   * compiles for 14 s).
+   * @default {@linkcode defaultDirectBlocking} for the plan's adapter and output channels
+   */
+  blocking?: Partial<ConvDirectBlocking>;
+}
+
+/** Options of {@linkcode conv3dBackwardInput}. */
+export interface Conv3dBackwardInputOptions extends Conv3dOptions {
+  /**
+   * Add the gradient to what `dx` holds (a tensor that feeds two consumers gets two
+   * gradients) instead of overwriting it.
+   * @default false
+   */
+  accumulate?: boolean;
+}
+
+/** Options of {@linkcode conv3dBackwardWeight}. */
+export interface Conv3dBackwardWeightOptions {
+  /** Kernel extent `[kD, kH, kW]`, each odd. */
+  kernel: Kernel3;
+  /**
+   * The packed input returned by {@linkcode conv3dForward} of the same `x` in the same plan;
+   * saves one pack of `x`. It must still hold the forward's input when the plan reaches this
+   * op: plan scratch is never shared, so it does unless `x` itself changed in between (for a
+   * 1×1×1 kernel on an aligned volume the packed input *is* `x`'s buffer).
+   */
+  packedInput?: PackedActivation;
+  /**
+   * Add the gradients to what `dWeight`/`dBias` hold instead of overwriting them.
+   * @default false
+   */
+  accumulate?: boolean;
+  /**
+   * Register blocking of the partial-sum kernel (tuning).
+   * @default {@linkcode defaultWeightGradBlocking} for the plan's adapter
+   */
+  blocking?: Partial<ConvWeightGradBlocking>;
+}
+
+/** What {@linkcode conv3dForward} pushed. */
+export interface Conv3dForwardResult {
+  /** The packed input, reusable by {@linkcode conv3dBackwardWeight}. */
+  packedInput: PackedActivation;
+  /** The dispatches pushed, in order. */
+  dispatches: Dispatch[];
+}
+
+/**
+ * Push a 3-D convolution `y = conv(x, weight) + bias` (stride 1, "same" padding).
+ *
+ * @param plan The step plan.
+ * @param x Input view `[N, Cin, D, H, W]`.
+ * @param weight Weights `[Cout, Cin, kD, kH, kW]` (PyTorch layout).
+ * @param bias Bias `[Cout]`, or undefined for none.
+ * @param y Output view `[N, Cout, D, H, W]` (may be a channel slice; every element is written).
+ * @param options Kernel extent and optional blocking.
+ * @returns The packed input (for the weight gradient) and the dispatches.
+ * @throws {TypeError} When a view is invalid, the shapes disagree or a parameter is too small.
+ * @throws {RangeError} When the kernel is not odd, the blocking is unsupported or a buffer
+ *   exceeds the binding limits.
+ * @example
+ * ```ts ignore
+ * const { packedInput } = conv3dForward(plan, view(x, [1, 8, 32, 32, 32]), w, b,
+ *   view(y, [1, 16, 32, 32, 32]), { kernel: [3, 3, 3] });
+ * ```
+ */
+export function conv3dForward(
+  plan: StepPlan,
+  x: TensorView,
+  weight: GPUBuffer,
+  bias: GPUBuffer | undefined,
+  y: TensorView,
+  options: Conv3dOptions,
+): Conv3dForwardResult {
+  const op = "conv3dForward";
+  const lx = layoutOf(x, `${op} x`);
+  const ly = layoutOf(y, `${op} y`);
+  _checkSpatial(op, "y", ly, lx);
+  const T = _taps(options.kernel);
+  _checkFloats(op, "weight", weight, ly.c * lx.c * T);
+  if (bias) _checkFloats(op, "bias", bias, ly.c);
+  const dispatches: Dispatch[] = [];
+  const geometry = haloGeometry(x.shape, options.kernel);
+  const packedInput = packActivation(plan, x, geometry, dispatches, op, y.buffer);
+  const blocking = { ...defaultDirectBlocking(_isCpu(plan), ly.c), ...options.blocking };
+  const wp = _packWeights(plan, weight, bias, lx.c, ly.c, T, blocking.co, false, dispatches);
+  _direct(plan, packedInput, wp, y, ly, options.kernel, blocking, false, op, dispatches);
+  return { packedInput, dispatches };
+}
+
+/**
+ * Push the input gradient of {@linkcode conv3dForward}: `dx = convᵀ(dy, weight)`, the "same"
+ * convolution of `dy` with the kernel flipped in all three axes and its channel axes swapped.
+ *
+ * @param plan The step plan.
+ * @param dy Gradient of the output `[N, Cout, D, H, W]`.
+ * @param weight Weights `[Cout, Cin, kD, kH, kW]`.
+ * @param dx Receives the input gradient `[N, Cin, D, H, W]` (overwritten, or added to).
+ * @param options Kernel extent, `accumulate`, optional blocking.
+ * @returns The dispatches pushed.
+ * @throws {TypeError} When a view is invalid, the shapes disagree or the weights are too small.
+ * @throws {RangeError} When the kernel is not odd, the blocking is unsupported or a buffer
+ *   exceeds the binding limits.
+ */
+export function conv3dBackwardInput(
+  plan: StepPlan,
+  dy: TensorView,
+  weight: GPUBuffer,
+  dx: TensorView,
+  options: Conv3dBackwardInputOptions,
+): Dispatch[] {
+  const op = "conv3dBackwardInput";
+  const ldy = layoutOf(dy, `${op} dy`);
+  const ldx = layoutOf(dx, `${op} dx`);
+  _checkSpatial(op, "dx", ldx, ldy);
+  const T = _taps(options.kernel);
+  _checkFloats(op, "weight", weight, ldy.c * ldx.c * T);
+  const dispatches: Dispatch[] = [];
+  const geometry = haloGeometry(dy.shape, options.kernel);
+  const packed = packActivation(plan, dy, geometry, dispatches, op, dx.buffer);
+  const blocking = { ...defaultDirectBlocking(_isCpu(plan), ldx.c), ...options.blocking };
+  const wp = _packWeights(plan, weight, undefined, ldx.c, ldy.c, T, blocking.co, true, dispatches);
+  const accumulate = options.accumulate ?? false;
+  _direct(plan, packed, wp, dx, ldx, options.kernel, blocking, accumulate, op, dispatches);
+  return dispatches;
+}
+
+/**
+ * Push the weight and bias gradients of {@linkcode conv3dForward}:
+ * `dW[co, ci, kd, kh, kw] = Σ_{n,d,h,w} dy[n, co, d, h, w] · x[n, ci, d + kd − pD, h + kh − pH, w + kw − pW]`
+ * (zero outside the volume), `dB[co] = Σ_{n,d,h,w} dy[n, co, d, h, w]`. Deterministic: partial
+ * sums per chunk of rows, then a compensated sum over chunks in a fixed order.
+ *
+ * @param plan The step plan.
+ * @param x The forward input `[N, Cin, D, H, W]`.
+ * @param dy Gradient of the output `[N, Cout, D, H, W]`.
+ * @param dWeight Receives `[Cout, Cin, kD, kH, kW]`.
+ * @param dBias Receives `[Cout]`, or undefined when the conv has no bias.
+ * @param options Kernel extent, optional packed input from the forward, `accumulate`, blocking.
+ * @returns The dispatches pushed.
+ * @throws {TypeError} When a view is invalid, shapes disagree, an output is too small, outputs
+ *   share a buffer, or `packedInput` does not belong to `x`.
+ * @throws {RangeError} When the kernel is not odd, the blocking is unsupported or a buffer
+ *   exceeds the binding limits.
+ */
+export function conv3dBackwardWeight(
+  plan: StepPlan,
+  x: TensorView,
+  dy: TensorView,
+  dWeight: GPUBuffer,
+  dBias: GPUBuffer | undefined,
+  options: Conv3dBackwardWeightOptions,
+): Dispatch[] {
+  const op = "conv3dBackwardWeight";
+  const lx = layoutOf(x, `${op} x`);
+  const ldy = layoutOf(dy, `${op} dy`);
+  _checkSpatial(op, "dy", ldy, lx);
+  const kernel = options.kernel;
+  const T = _taps(kernel);
+  const Cin = lx.c;
+  const Cout = ldy.c;
+  _checkFloats(op, "dWeight", dWeight, Cout * Cin * T);
+  if (dBias) {
+    _checkFloats(op, "dBias", dBias, Cout);
+    if (dBias === dWeight) {
+      throw new TypeError(`Cannot run ${op}: dWeight and dBias share a buffer`);
+    }
+  }
+  const cpu = _isCpu(plan);
+  const blocking = { ...defaultWeightGradBlocking(cpu, Cout), ...options.blocking };
+  const dispatches: Dispatch[] = [];
+  const geometry = haloGeometry(x.shape, kernel);
+  let xp: PackedActivation;
+  if (options.packedInput) {
+    const p = options.packedInput;
+    if (!_sameGeometry(p.geometry, geometry) || !p.shape.every((v, i) => v === x.shape[i])) {
+      throw new TypeError(
+        `Cannot run ${op}: packedInput has shape ${JSON.stringify(p.shape)} and another ` +
+          `geometry than x ${JSON.stringify(x.shape)} with kernel ${JSON.stringify(kernel)}`,
+      );
+    }
+    xp = p;
+  } else {
+    xp = packActivation(plan, x, geometry, dispatches, op);
+  }
+  const dyGeometry = alignedGeometry(dy.shape, blocking.co);
+  const dyp = packActivation(plan, dy, dyGeometry, dispatches, op);
+
+  const nHB = Math.ceil(lx.h / blocking.ph);
+  const nWB = Math.ceil(lx.w / blocking.pw);
+  const rows = lx.n * lx.d * nHB;
+  const coBlocks = Math.ceil(Cout / blocking.co);
+  const { chunks, rpc } = weightGradChunks(rows, nWB, Cin * coBlocks, cpu);
+  const coP = coBlocks * blocking.co;
+  const stride = Cin * coP * gradRecordLength(T);
+  _checkBinding(plan, op, "partial sums", chunks * stride);
+  const part = plan.scratch(chunks * stride * 4, `${op}.part`);
+  dispatches.push(plan.push(conv3dWeightGradSpec({ kernel, blocking }), {
+    xp: xp.buffer,
+    dyp: dyp.buffer,
+    part,
+  }, {
+    Cin,
+    D: lx.d,
+    nHB,
+    nWB,
+    xTot: xp.channelStride,
+    xOff: xp.channelOffset,
+    xDp: xp.geometry.dp,
+    xHp: xp.geometry.hp,
+    xWp4: xp.geometry.wp / 4,
+    dyTot: dyp.channelStride,
+    dyOff: dyp.channelOffset,
+    dyHp: dyGeometry.hp,
+    dyWp4: dyGeometry.wp / 4,
+    rows,
+    rpc,
+    chunks,
+    coBlocks,
+  }));
+  const partials = { part, cin: Cin, cout: Cout, taps: T, coP, coMajor: true, stride, chunks };
+  dispatches.push(
+    pushGradReduce(plan, partials, dWeight, dBias, options.accumulate ?? false, op),
+  );
+  return dispatches;
+}
+
+/**
+ * Most inner steps (row blocks × column tiles) one weight-gradient invocation reduces. Bounds
+ * llvmpipe's loop budget (about 65,535 iterations per invocation) and the float32 drift of the
+ * running sums: an accumulator adds at most `ph·pw·MAX_STEPS` (16,384 with the CPU blocking)
+ * products before the compensated sum over chunks takes over.
+ */
+export const MAX_WEIGHT_GRAD_STEPS = 1024;
+
+/**
+ * How {@linkcode conv3dBackwardWeight} splits its reduction: `chunks` invocations per
+ * (input channel, output-channel block), each over `rpc` consecutive row blocks. Aims at a few
+ * hundred invocations on CPU adapters (a few workgroups per core, small partial buffers) and
+ * many thousands elsewhere, with at least 16 inner steps per invocation when the volume allows
+ * and at most {@linkcode MAX_WEIGHT_GRAD_STEPS}.
+ *
+ * @param rows Row blocks `N·D·⌈H/ph⌉`.
+ * @param steps Inner steps per row block (`⌈W/pw⌉`).
+ * @param pairs Invocations per chunk (`Cin · output-channel blocks`).
+ * @param cpu Whether the adapter is a CPU adapter.
+ * @returns Chunk count and row blocks per chunk.
+ */
+export function weightGradChunks(
+  rows: number,
+  steps: number,
+  pairs: number,
+  cpu: boolean,
+): { chunks: number; rpc: number } {
+  const target = cpu ? 512 : 16384;
+  const total = rows * steps;
+  let chunks = Math.ceil(target / pairs);
+  chunks = Math.min(chunks, Math.floor(total / 16));
+  chunks = Math.max(chunks, Math.ceil(total / MAX_WEIGHT_GRAD_STEPS), 1);
+  chunks = Math.min(chunks, rows);
+  const rpc = Math.ceil(rows / chunks);
+  return { chunks: Math.ceil(rows / rpc), rpc };
+}
+
+/** Layout of the partial records that {@linkcode pushGradReduce} sums. */
+export interface GradPartials {
+  /** The partial records, `chunks · stride` floats. */
+  part: GPUBuffer;
+  /** Input channels. */
+  cin: number;
+  /** Output channels. */
+  cout: number;
+  /** Taps per channel pair. */
+  taps: number;
+  /** Output channels per record row (padded). */
+  coP: number;
+  /** Weight order: conv `[Cout, Cin, …]` (true) or transposed conv `[Cin, Cout, …]` (false). */
+  coMajor: boolean;
+  /** Floats per chunk. */
+  stride: number;
+  /** Chunks. */
+  chunks: number;
+}
+
+/**
+ * Push {@linkcode convGradReduceSpec}: sum the partial records of every chunk into `dWeight`
+ * (and `dBias`).
+ *
+ * @param plan The step plan.
+ * @param p The partial records and their layout.
+ * @param dWeight Receives `cin·cout·taps` floats.
+ * @param dBias Receives `cout` floats, or undefined to skip the biases.
+ * @param accumulate Add to the outputs instead of overwriting them.
+ * @param op Op name for labels.
+ * @returns The dispatch.
+ */
+export function pushGradReduce(
+  plan: StepPlan,
+  p: GradPartials,
+  dWeight: GPUBuffer,
+  dBias: GPUBuffer | undefined,
+  accumulate: boolean,
+  op: string,
+): Dispatch {
+  // Without a bias the reduce still needs a distinct writable binding: 4 bytes of scratch.
+  const db = dBias ?? plan.scratch(4, `${op}.noBias`);
+  return plan.push(convGradReduceSpec, { part: p.part, dw: dWeight, db }, {
+    Cin: p.cin,
+    Cout: p.cout,
+    T: p.taps,
+    Tp: gradRecordLength(p.taps),
+    CoP: p.coP,
+    coMajor: p.coMajor ? 1 : 0,
+    stride: p.stride,
+    chunks: p.chunks,
+    hasBias: dBias ? 1 : 0,
+    accumulate: accumulate ? 1 : 0,
+    one: 1,
+  });
+}
+
+/** Where a tile-storing kernel writes (its `y*` uniforms) and how to finish. */
+export interface TileTarget {
+  /** Buffer to bind as the kernel's output. */
+  buffer: GPUBuffer;
+  /** Output uniforms of the kernel (`vec4` addressing, accumulate flag). */
+  uniforms: {
+    yTot: number;
+    yOff: number;
+    yS4: number;
+    yDS4: number;
+    yW4: number;
+    accumulate: number;
+  };
+  /** Pushes the unpack into the view when the kernel wrote to scratch (no-op otherwise). */
+  finish: (dispatches: Dispatch[]) => void;
+}
+
+/**
+ * Resolve the output of a kernel that stores whole tiles (`tile = [channels, rows, columns]`,
+ * columns a multiple of 4) as `vec4`s without bounds checks: the view itself when its channel
+ * count, H and W are multiples of the tile, else a tile-padded scratch that
+ * {@linkcode conv3dUnpackSpec} then copies (and accumulates) into the view.
+ *
+ * @param plan The step plan.
+ * @param y The output view.
+ * @param tile `[channels, rows, columns]` of one invocation's block.
+ * @param accumulate Whether the result is added to the view.
+ * @param op Op name for errors and labels.
+ * @returns The target.
+ * @throws {RangeError} When the scratch exceeds the binding limits.
+ */
+export function tileTarget(
+  plan: StepPlan,
+  y: TensorView,
+  tile: readonly [number, number, number],
+  accumulate: boolean,
+  op: string,
+): TileTarget {
+  const ly = layoutOf(y, `${op} output`);
+  const [tc, th, tw] = tile;
+  _checkU32(op, ly.n * ly.cTot * ly.spatial);
+  if (ly.c % tc === 0 && ly.h % th === 0 && ly.w % tw === 0) {
+    return {
+      buffer: y.buffer,
+      uniforms: {
+        yTot: ly.cTot,
+        yOff: ly.cOff,
+        yS4: ly.spatial / 4,
+        yDS4: (ly.h * ly.w) / 4,
+        yW4: ly.w / 4,
+        accumulate: accumulate ? 1 : 0,
+      },
+      finish: () => {},
+    };
+  }
+  const cp = Math.ceil(ly.c / tc) * tc;
+  const hq = Math.ceil(ly.h / th) * th;
+  const wq = Math.ceil(ly.w / tw) * tw;
+  const floats = ly.n * cp * ly.d * hq * wq;
+  _checkBinding(plan, op, "tile-padded output", floats);
+  const yp = plan.scratch(floats * 4, `${op}.tiles`);
+  return {
+    buffer: yp,
+    uniforms: {
+      yTot: cp,
+      yOff: 0,
+      yS4: (ly.d * hq * wq) / 4,
+      yDS4: (hq * wq) / 4,
+      yW4: wq / 4,
+      accumulate: 0,
+    },
+    finish: (dispatches) => {
+      dispatches.push(plan.push(conv3dUnpackSpec, { yp, y: y.buffer }, {
+        C: ly.c,
+        D: ly.d,
+        H: ly.h,
+        W: ly.w,
+        yTot: ly.cTot,
+        yOff: ly.cOff,
+        Cp: cp,
+        Hq: hq,
+        Wq: wq,
+        rows: ly.n * ly.c * ly.d * ly.h,
+        accumulate: accumulate ? 1 : 0,
+      }));
+    },
+  };
+}
+
+/** Push the direct kernel into a {@linkcode tileTarget} of `y`. */
+function _direct(
+  plan: StepPlan,
+  xp: PackedActivation,
+  wp: GPUBuffer,
+  y: TensorView,
+  ly: ViewLayout,
+  kernel: Kernel3,
+  blocking: ConvDirectBlocking,
+  accumulate: boolean,
+  op: string,
+  dispatches: Dispatch[],
+): void {
+  const g = xp.geometry;
+  const { ph, pw, co } = blocking;
+  const nHB = Math.ceil(ly.h / ph);
+  const nWB = Math.ceil(ly.w / pw);
+  const coBlocks = Math.ceil(ly.c / co);
+  const target = tileTarget(plan, y, [co, ph, pw], accumulate, op);
+  dispatches.push(
+    plan.push(conv3dDirectSpec({ kernel, blocking }), { xp: xp.buffer, wp, y: target.buffer }, {
+      Cin: xp.shape[1],
+      xTot: xp.channelStride,
+      xOff: xp.channelOffset,
+      Dp: g.dp,
+      Hp: g.hp,
+      Wp4: g.wp / 4,
+      CoP4: (coBlocks * co) / 4,
+      nHB,
+      nWB,
+      blocks: ly.d * nHB * nWB,
+      coBlocks,
+      N: ly.n,
+      ...target.uniforms,
+    }),
+  );
+  target.finish(dispatches);
+}
+
+/**
+ * An activation in a packed layout: the view itself when its layout already is `geometry`
+ * (no halo, rows and columns not padded, no channel padding), else a plan scratch copy made
+ * by a pack dispatch (pushed onto `dispatches`), with `vec4` loads when `W % 4 = 0`.
+ *
+ * @param plan The step plan.
+ * @param x Source view `[N, C, D, H, W]`.
+ * @param geometry Target layout (`haloGeometry`, `alignedGeometry`, …) of the same batch.
+ * @param dispatches Receives the pack dispatch, if one is needed.
+ * @param op Op name for errors and labels.
+ * @param avoid A buffer the consumer writes: the view is copied even when it could be used in
+ *   place if it lives there (WebGPU forbids binding a written buffer twice in a dispatch).
+ * @returns The packed activation.
+ * @throws {TypeError} When the view is invalid.
+ * @throws {RangeError} When the packed buffer exceeds the binding limits.
+ */
+export function packActivation(
+  plan: StepPlan,
+  x: TensorView,
+  geometry: ConvGeometry,
+  dispatches: Dispatch[],
+  op = "packActivation",
+  avoid?: GPUBuffer,
+): PackedActivation {
+  const lx = layoutOf(x, `${op} x`);
+  _checkU32(op, lx.n * lx.cTot * lx.spatial);
+  const shape = x.shape;
+  if (
+    x.buffer !== avoid && geometry.offset.every((o) => o === 0) && geometry.cb === lx.c &&
+    geometry.dp === lx.d && geometry.hp === lx.h && geometry.wp === lx.w
+  ) {
+    return { buffer: x.buffer, geometry, shape, channelStride: lx.cTot, channelOffset: lx.cOff };
+  }
+  const floats = geometryFloats(geometry);
+  _checkBinding(plan, op, "packed activation", floats);
+  const buffer = plan.scratch(floats * 4, `${op}.packed`);
+  const rows = geometry.n * geometry.cb * geometry.dp * geometry.hp;
+  const spec = lx.w % 4 === 0 ? conv3dPackVec4Spec(geometry.offset[2] % 4) : conv3dPackSpec;
+  dispatches.push(plan.push(spec, { x: x.buffer, xp: buffer }, {
+    C: lx.c,
+    D: lx.d,
+    H: lx.h,
+    W: lx.w,
+    xTot: lx.cTot,
+    xOff: lx.cOff,
+    Cb: geometry.cb,
+    Dp: geometry.dp,
+    Hp: geometry.hp,
+    Wp4: geometry.wp / 4,
+    oD: geometry.offset[0],
+    oH: geometry.offset[1],
+    oW: geometry.offset[2],
+    rows,
+  }));
+  return { buffer, geometry, shape, channelStride: geometry.cb, channelOffset: 0 };
+}
+
+function _packWeights(
+  plan: StepPlan,
+  weight: GPUBuffer,
+  bias: GPUBuffer | undefined,
+  cin: number,
+  cout: number,
+  T: number,
+  co: number,
+  transpose: boolean,
+  dispatches: Dispatch[],
+): GPUBuffer {
+  // Forward: A = Cin, B = Cout. Input gradient: the packed conv maps Cout → Cin.
+  const A = transpose ? cout : cin;
+  const B = transpose ? cin : cout;
+  const BP = Math.ceil(B / co) * co;
+  const total = A * T * BP + BP;
+  const wp = plan.scratch(total * 4, transpose ? "conv3d.weightsT" : "conv3d.weights");
+  dispatches.push(plan.push(conv3dPackWeightsSpec, { w: weight, bias: bias ?? weight, wp }, {
+    A,
+    B,
+    BP,
+    T,
+    transpose: transpose ? 1 : 0,
+    flip: transpose ? 1 : 0,
+    hasBias: bias ? 1 : 0,
+    total,
+  }));
+  return wp;
+}
+
+function _taps(kernel: Kernel3): number {
+  if (
+    !Array.isArray(kernel) || kernel.length !== 3 ||
+    !kernel.every((k) => Number.isInteger(k) && k >= 1 && k % 2 === 1)
+  ) {
+    throw new RangeError(`Invalid kernel ${JSON.stringify(kernel)}: extents must be odd integers`);
+  }
+  return kernel[0] * kernel[1] * kernel[2];
+}
+
+function _checkSpatial(op: string, name: string, a: ViewLayout, b: ViewLayout): void {
+  if (a.n !== b.n || a.d !== b.d || a.h !== b.h || a.w !== b.w) {
+    throw new TypeError(
+      `Cannot run ${op}: ${name} is [${a.n}, ${a.c}, ${a.d}, ${a.h}, ${a.w}], which does not ` +
+        `match [${b.n}, ${b.c}, ${b.d}, ${b.h}, ${b.w}] in batch and volume`,
+    );
+  }
+}
+
+function _checkFloats(op: string, name: string, buffer: GPUBuffer, floats: number): void {
+  if (buffer.size < floats * 4) {
+    throw new TypeError(
+      `Cannot run ${op}: ${name} has ${buffer.size} bytes, needs ${floats * 4}`,
+    );
+  }
+}
+
+function _checkBinding(plan: StepPlan, op: string, what: string, floats: number): void {
+  const limit = plan.rt.device.limits.maxStorageBufferBindingSize;
+  if (floats * 4 > limit) {
+    throw new RangeError(
+      `Cannot run ${op}: ${what} need ${floats * 4} bytes, the binding limit is ${limit}`,
+    );
+  }
+  _checkU32(op, floats);
+}
+
+function _checkU32(op: string, elements: number): void {
+  if (elements >= 2 ** 32) {
+    throw new RangeError(`Cannot run ${op}: ${elements} elements exceed u32 indexing`);
+  }
+}
+
+function _sameGeometry(a: ConvGeometry, b: ConvGeometry): boolean {
+  return a.n === b.n && a.cb === b.cb && a.dp === b.dp && a.hp === b.hp && a.wp === b.wp &&
+    a.offset.every((v, i) => v === b.offset[i]);
+}
+
+function _isCpu(plan: StepPlan): boolean {
+  const info = (plan.rt.device as unknown as { adapterInfo?: { isFallbackAdapter?: boolean } })
+    .adapterInfo;
+  return Boolean(info?.isFallbackAdapter);
+}
