@@ -108,7 +108,7 @@ function _hintAt(root: AnySchema, path: PropertyKey[], value: unknown): string |
         return !kind || (k?.values?.includes(kind) ?? false);
       });
       s = match
-        ? (_unwrap(match)._zod.def as { shape: Record<string, AnySchema> }).shape[
+        ? (_unwrap(match)._zod.def as unknown as { shape: Record<string, AnySchema> }).shape[
           String(key)
         ]
         : undefined;

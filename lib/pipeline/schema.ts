@@ -118,24 +118,41 @@ export const PreprocessingSchema = z.strictObject({
   size: triple("voxels").optional().describe(
     "Target size [d, h, w] after resampling (centre crop/pad); default keep",
   ),
-  clipPercentiles: z.tuple([z.number().min(0).max(100), z.number().min(0).max(100)]).default([
-    0.5,
-    99.5,
-  ]).describe("Intensity percentiles clipped before z-scoring"),
-  zscore: z.boolean().default(true).describe("Z-score each channel within the foreground"),
+  clipPercentiles: z.tuple([z.number().min(0).max(100), z.number().min(0).max(100)]).nullable()
+    .optional().describe("Intensity percentiles clipped before z-scoring (null: no clipping)"),
+  zscore: z.boolean().optional().describe("Z-score each channel (default true)"),
+  intensityMask: z.enum(["nonzero", "all"]).optional().describe(
+    "Voxels defining the intensity statistics (default: BRATS nonzero, ACDC all)",
+  ),
+  labelInterpolation: z.enum(["linear", "nearest"]).optional().describe(
+    "Label resampling: per-class linear + argmax, or nearest (default linear)",
+  ),
 });
 
-/** The dataset: kind, optional real root, phantom options, preprocessing. */
+/** The dataset: kind, optional real root, preprocessing, phantom options. */
 export const DatasetSchema = z.strictObject({
   kind: z.enum(["acdc", "brats"], { error: 'expected dataset.kind "acdc" or "brats"' })
     .describe("Dataset layout and task"),
   root: z.string().optional().describe(
     "Real dataset root; the --data flag overrides it; absent → the phantom dataset",
   ),
-  phantom: z.record(z.string(), z.unknown()).default({}).describe(
-    "Options of the phantom generator (cases, size, seed …)",
+  preprocessing: PreprocessingSchema.optional().describe(
+    "Preprocessing of real data (default: the paper's, e.g. ACDC 192×192×48 at 1.5625×1.5625×2.5 mm)",
   ),
-  preprocessing: PreprocessingSchema.default({ clipPercentiles: [0.5, 99.5], zscore: true }),
+  phantom: z.strictObject({
+    options: z.record(z.string(), z.unknown()).default({}).describe(
+      "Options of the phantom generator (e.g. { hgg: 210, lgg: 75, seed: 2018 })",
+    ),
+    preprocessing: PreprocessingSchema.optional().describe(
+      "Preprocessing of the phantom data (default: the phantom preset)",
+    ),
+    model: z.lazy(() => ModelSchema.partial()).optional().describe(
+      "Model fields replaced on phantom runs (phantoms are small: so is the network)",
+    ),
+    training: z.lazy(() => PhantomTrainingSchema).optional().describe(
+      "Training fields replaced on phantom runs (patch size, epochs, …)",
+    ),
+  }).default({ options: {} }).describe("The phantom dataset used when no real data is given"),
 });
 
 const activation = z.discriminatedUnion("kind", [
@@ -232,6 +249,24 @@ export const TrainingSchema = z.strictObject({
   checkpointEvery: posInt("steps").default(200).describe("Checkpoint interval in steps"),
 });
 
+/** Training fields a phantom run replaces (all optional, no defaults). */
+export const PhantomTrainingSchema = z.strictObject({
+  batchSizes: z.array(posInt("batch size")).min(1).optional().describe("Batch sizes B"),
+  epochs: posInt("epochs").optional().describe("Maximum epochs"),
+  patchSize: triple("voxels").optional().describe("Training patch [d, h, w]"),
+  checkpointEvery: posInt("steps").optional().describe("Checkpoint interval in steps"),
+  validationFraction: z.number().min(0).max(0.5).optional().describe("Validation fraction"),
+  foregroundProbability: z.number().min(0).max(1).optional().describe(
+    "Foreground patch probability",
+  ),
+  lr: z.number().positive().optional().describe("Adam learning rate"),
+  schedule: z.strictObject({
+    factor: z.number().positive().max(1).optional(),
+    patience: posInt("epochs").optional(),
+    stopPatience: posInt("epochs").optional(),
+  }).optional().describe("Plateau schedule fields"),
+});
+
 /** Evaluation: folds, sliding window, target class and groups, bootstrap. */
 export const EvaluationSchema = z.strictObject({
   folds: posInt("folds").default(5).describe("Cross-validation folds (by subject)"),
@@ -265,7 +300,9 @@ export const QuickSchema = z.strictObject({
   experiments: z.array(z.string()).optional().describe("Experiments run"),
   batchSizes: z.array(posInt("batch size")).optional().describe("Batch sizes run"),
   epochs: posInt("epochs").optional().describe("Epoch budget"),
-  phantom: z.record(z.string(), z.unknown()).optional().describe("Phantom options override"),
+  phantom: z.record(z.string(), z.unknown()).optional().describe(
+    "Phantom generator options merged over dataset.phantom.options",
+  ),
   resamples: posInt("resamples").optional().describe("Bootstrap resamples"),
 });
 

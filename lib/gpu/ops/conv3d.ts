@@ -41,7 +41,8 @@ import {
   haloGeometry,
   type Kernel3,
 } from "../kernels/conv3d.ts";
-import type { Dispatch } from "../runtime.ts";
+import type { BufferArg, Dispatch } from "../runtime.ts";
+import { checkNoWriteAlias, checkParam } from "./reduce.ts";
 import type { StepPlan } from "../step_plan.ts";
 import { layoutOf, type TensorView, type ViewLayout } from "../tensor.ts";
 
@@ -140,8 +141,8 @@ export interface Conv3dForwardResult {
 export function conv3dForward(
   plan: StepPlan,
   x: TensorView,
-  weight: GPUBuffer,
-  bias: GPUBuffer | undefined,
+  weight: BufferArg,
+  bias: BufferArg | undefined,
   y: TensorView,
   options: Conv3dOptions,
 ): Conv3dForwardResult {
@@ -178,7 +179,7 @@ export function conv3dForward(
 export function conv3dBackwardInput(
   plan: StepPlan,
   dy: TensorView,
-  weight: GPUBuffer,
+  weight: BufferArg,
   dx: TensorView,
   options: Conv3dBackwardInputOptions,
 ): Dispatch[] {
@@ -220,8 +221,8 @@ export function conv3dBackwardWeight(
   plan: StepPlan,
   x: TensorView,
   dy: TensorView,
-  dWeight: GPUBuffer,
-  dBias: GPUBuffer | undefined,
+  dWeight: BufferArg,
+  dBias: BufferArg | undefined,
   options: Conv3dBackwardWeightOptions,
 ): Dispatch[] {
   const op = "conv3dBackwardWeight";
@@ -235,9 +236,8 @@ export function conv3dBackwardWeight(
   _checkFloats(op, "dWeight", dWeight, Cout * Cin * T);
   if (dBias) {
     _checkFloats(op, "dBias", dBias, Cout);
-    if (dBias === dWeight) {
-      throw new TypeError(`Cannot run ${op}: dWeight and dBias share a buffer`);
-    }
+    // Disjoint ranges of one buffer (a flat gradient buffer) are fine; overlaps are not.
+    checkNoWriteAlias(op, { dWeight, dBias }, {});
   }
   const cpu = _isCpu(plan);
   const blocking = { ...defaultWeightGradBlocking(cpu, Cout), ...options.blocking };
@@ -370,8 +370,8 @@ export interface GradPartials {
 export function pushGradReduce(
   plan: StepPlan,
   p: GradPartials,
-  dWeight: GPUBuffer,
-  dBias: GPUBuffer | undefined,
+  dWeight: BufferArg,
+  dBias: BufferArg | undefined,
   accumulate: boolean,
   op: string,
 ): Dispatch {
@@ -579,8 +579,8 @@ export function packActivation(
 
 function _packWeights(
   plan: StepPlan,
-  weight: GPUBuffer,
-  bias: GPUBuffer | undefined,
+  weight: BufferArg,
+  bias: BufferArg | undefined,
   cin: number,
   cout: number,
   T: number,
@@ -626,12 +626,8 @@ function _checkSpatial(op: string, name: string, a: ViewLayout, b: ViewLayout): 
   }
 }
 
-function _checkFloats(op: string, name: string, buffer: GPUBuffer, floats: number): void {
-  if (buffer.size < floats * 4) {
-    throw new TypeError(
-      `Cannot run ${op}: ${name} has ${buffer.size} bytes, needs ${floats * 4}`,
-    );
-  }
+function _checkFloats(op: string, name: string, buffer: BufferArg, floats: number): void {
+  checkParam(op, name, buffer, floats);
 }
 
 function _checkBinding(plan: StepPlan, op: string, what: string, floats: number): void {

@@ -24,7 +24,8 @@ import {
   defaultTransposeWeightGradBlocking,
   upsampledGeometry,
 } from "../kernels/conv_transpose3d.ts";
-import type { Dispatch } from "../runtime.ts";
+import type { BufferArg, Dispatch } from "../runtime.ts";
+import { checkNoWriteAlias, checkParam } from "./reduce.ts";
 import type { StepPlan } from "../step_plan.ts";
 import { layoutOf, type TensorView, type ViewLayout } from "../tensor.ts";
 import { packActivation, pushGradReduce, tileTarget, weightGradChunks } from "./conv3d.ts";
@@ -76,8 +77,8 @@ export interface ConvTranspose3dBackwardWeightOptions {
 export function convTranspose3dForward(
   plan: StepPlan,
   x: TensorView,
-  weight: GPUBuffer,
-  bias: GPUBuffer | undefined,
+  weight: BufferArg,
+  bias: BufferArg | undefined,
   y: TensorView,
   options: ConvTranspose3dOptions = {},
 ): Dispatch[] {
@@ -138,7 +139,7 @@ export function convTranspose3dForward(
 export function convTranspose3dBackwardInput(
   plan: StepPlan,
   dy: TensorView,
-  weight: GPUBuffer,
+  weight: BufferArg,
   dx: TensorView,
   options: ConvTranspose3dBackwardInputOptions = {},
 ): Dispatch[] {
@@ -209,8 +210,8 @@ export function convTranspose3dBackwardWeight(
   plan: StepPlan,
   x: TensorView,
   dy: TensorView,
-  dWeight: GPUBuffer,
-  dBias: GPUBuffer | undefined,
+  dWeight: BufferArg,
+  dBias: BufferArg | undefined,
   options: ConvTranspose3dBackwardWeightOptions = {},
 ): Dispatch[] {
   const op = "convTranspose3dBackwardWeight";
@@ -222,9 +223,8 @@ export function convTranspose3dBackwardWeight(
   _checkFloats(op, "dWeight", dWeight, Cin * Cout * 8);
   if (dBias) {
     _checkFloats(op, "dBias", dBias, Cout);
-    if (dBias === dWeight) {
-      throw new TypeError(`Cannot run ${op}: dWeight and dBias share a buffer`);
-    }
+    // Disjoint ranges of one buffer (a flat gradient buffer) are fine; overlaps are not.
+    checkNoWriteAlias(op, { dWeight, dBias }, {});
   }
   const cpu = _isCpu(plan);
   const blocking = { ...defaultTransposeWeightGradBlocking(cpu), ...options.blocking };
@@ -273,8 +273,8 @@ export function convTranspose3dBackwardWeight(
 
 function _packWeights(
   plan: StepPlan,
-  weight: GPUBuffer,
-  bias: GPUBuffer | undefined,
+  weight: BufferArg,
+  bias: BufferArg | undefined,
   A: number,
   B: number,
   BP: number,
@@ -308,10 +308,8 @@ function _checkUpsampled(op: string, small: ViewLayout, big: ViewLayout, bigName
   }
 }
 
-function _checkFloats(op: string, name: string, buffer: GPUBuffer, floats: number): void {
-  if (buffer.size < floats * 4) {
-    throw new TypeError(`Cannot run ${op}: ${name} has ${buffer.size} bytes, needs ${floats * 4}`);
-  }
+function _checkFloats(op: string, name: string, buffer: BufferArg, floats: number): void {
+  checkParam(op, name, buffer, floats);
 }
 
 function _checkBinding(plan: StepPlan, op: string, what: string, floats: number): void {

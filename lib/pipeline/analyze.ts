@@ -1,0 +1,232 @@
+/**
+ * `analyze`: before any training, read a pipeline's training labels and predict, for every
+ * labeling × experiment × batch size, the regime of its Dice loss (Sect. 2.2–2.3): the
+ * heuristic ε, the fraction of empty maps and empty Φ-subsets, the expected per-voxel
+ * gradient on empty vs labelled maps from Eq. 4, and the verdict — "ignores missing labels"
+ * or "learns empty maps".
+ *
+ * Map volumes come from one training patch per training case of fold 0, sampled as in
+ * training (foreground-centred, no augmentation) with the full labels; the training target
+ * of the same patch is the labeling applied to it, and the network is assumed to predict the
+ * full-label object (see `lib/loss/regime.ts`).
+ *
+ * @module
+ */
+
+import type { Labeling } from "../data/labeling.ts";
+import { listDataset } from "../data/list_dataset.ts";
+import { foldSubjects, kFoldSplit } from "../eval/folds.ts";
+import type { EpsilonInput } from "../loss/dice_options.ts";
+import { heuristicEpsilonFromSums } from "../loss/heuristic_epsilon.ts";
+import { analyzeRegime, type ClassRegime, type MapVolumes } from "../loss/regime.ts";
+import { CaseStore, createPatchPool } from "../train/case_store.ts";
+import { validationBatches } from "../train/patch_stream.ts";
+import { enumerateJobs } from "./jobs.ts";
+import { effectivePipeline, lossOptions, modelConfig, resolveDataset } from "./run.ts";
+import type { Pipeline } from "./schema.ts";
+
+/** One analysed configuration. */
+export interface AnalysisRow {
+  /** Labeling. */
+  labeling: string;
+  /** Experiment. */
+  experiment: string;
+  /** Batch size. */
+  batchSize: number;
+  /** ε per kept class as used (heuristic resolved). */
+  epsilon: number[];
+  /** Per kept class: the regime analysis. */
+  classes: (ClassRegime & { className: string })[];
+}
+
+/**
+ * Apply a labeling to the one-hot (or binary) target of a patch of a case of `group`.
+ *
+ * @param target `[K, ...]` target of one patch (full labels).
+ * @param K Maps.
+ * @param group The case's group.
+ * @param labeling The labeling.
+ * @returns The training target.
+ */
+export function labelTarget(
+  target: Float32Array,
+  K: number,
+  group: string,
+  labeling: Labeling,
+): Float32Array {
+  if (labeling.kind === "full" || labeling.group !== group) return target;
+  const out = Float32Array.from(target);
+  const V = target.length / K;
+  if (labeling.kind === "emptyGroup") {
+    // Binary targets (K = 1) become empty; one-hot targets become all background.
+    if (K === 1) out.fill(0);
+    else for (let i = 0; i < V; i++) for (let k = 0; k < K; k++) out[k * V + i] = k === 0 ? 1 : 0;
+    return out;
+  }
+  const from = K === 1 ? 0 : labeling.classIndex;
+  const into = labeling.into ?? 0;
+  for (let i = 0; i < V; i++) {
+    const v = out[from * V + i];
+    if (v === 0) continue;
+    out[from * V + i] = 0;
+    if (K > 1) out[into * V + i] += v;
+  }
+  return out;
+}
+
+/**
+ * Analyse a pipeline's configurations.
+ *
+ * @param pipeline The pipeline.
+ * @param options Real data root, quick preset, log sink.
+ * @returns One row per labeling × experiment × batch size.
+ */
+export async function analyzePipeline(
+  pipeline: Pipeline,
+  options: { data?: string; quick?: boolean; cacheDir?: string; log?: (l: string) => void } = {},
+): Promise<AnalysisRow[]> {
+  const log = options.log ?? ((l: string) => console.log(l));
+  const phantom = !(options.data ?? pipeline.dataset.root);
+  const p = effectivePipeline(pipeline, { ...options, phantom });
+  const ds = await resolveDataset(p, options, log);
+  const records = await listDataset(p.dataset.kind, ds.root);
+  const split = kFoldSplit([...new Set(records.map((r) => r.subject))], {
+    folds: p.evaluation.folds,
+    seed: p.seed,
+    rule: p.evaluation.foldRule,
+  });
+  const train = new Set(foldSubjects(split, 0).train);
+  const model = modelConfig(p);
+  const K = model.outChannels;
+  const target = K === 1
+    ? { encoding: "binary" as const }
+    : { encoding: "oneHot" as const, classes: K };
+  const pool = createPatchPool({ size: 2 });
+  const rows: AnalysisRow[] = [];
+  try {
+    const store = await CaseStore.load(pool, records, ds.preprocessing);
+    try {
+      const idx = records.map((r, i) => [r, i] as const).filter(([r]) => train.has(r.subject)).map((
+        [, i],
+      ) => i);
+      const full = await validationBatches(store, idx, {
+        seed: p.seed + 77,
+        patchSize: p.training.patchSize,
+        batchSize: 1,
+        target,
+        foregroundProbability: p.training.foregroundProbability,
+      });
+      const sumsOf = (t: Float32Array) => {
+        const V = t.length / K;
+        return Array.from({ length: K }, (_, k) => {
+          let s = 0;
+          for (let i = k * V; i < (k + 1) * V; i++) s += t[i];
+          return s;
+        });
+      };
+      const jobs = enumerateJobs(p, { quick: options.quick });
+      const seen = new Set<string>();
+      for (const job of jobs) {
+        const key = `${job.labeling}|${job.experiment}|${job.batchSize}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const labeling = p.labelings[job.labeling] as Labeling;
+        const maps: { train: number[]; pred: number[] }[] = full.map((b) => ({
+          train: sumsOf(labelTarget(b.target, K, b.groups[0], labeling)),
+          pred: sumsOf(b.target),
+        }));
+        const { options: lo, epsilon: epsIn } = lossOptions(p.experiments[job.experiment].loss);
+        const classes = lo.classes ?? Array.from({ length: K }, (_, k) => k);
+        const epsilon: EpsilonInput = epsIn === "heuristic"
+          ? heuristicEpsilonFromSums(maps.flatMap((m) => m.train), K, {
+            classes,
+            phi: lo.phi,
+            batchSize: job.batchSize,
+          })
+          : epsIn;
+        const volumes: MapVolumes[] = maps.map((m) => ({
+          train: classes.map((c) => m.train[c]),
+          predicted: classes.map((c) => m.pred[c]),
+        }));
+        const analysis = analyzeRegime(volumes, {
+          phi: lo.phi ?? "I",
+          epsilon,
+          batchSize: job.batchSize,
+          leaf: lo.variant === "leaf",
+          seed: p.seed,
+        });
+        const names = K === 1 ? [p.evaluation.classes[0]] : ["background", ...p.evaluation.classes];
+        rows.push({
+          labeling: job.labeling,
+          experiment: job.experiment,
+          batchSize: job.batchSize,
+          epsilon: _epsList(epsilon),
+          classes: analysis.map((a, i) => ({
+            ...a,
+            className: names[classes[i]] ?? `class ${classes[i]}`,
+          })),
+        });
+      }
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await pool.close();
+  }
+  return rows;
+}
+
+function _epsList(e: EpsilonInput): number[] {
+  const one = (x: number | { denominator: number }) => (typeof x === "number" ? x : x.denominator);
+  return Array.isArray(e) ? e.map(one) : [one(e as number | { denominator: number })];
+}
+
+/**
+ * Format the analysis for the terminal: one line per configuration and class.
+ *
+ * @param rows Analysis rows.
+ * @param focus Only show this class (e.g. the pipeline's target class), if given.
+ * @returns The table text.
+ */
+export function analysisTable(rows: readonly AnalysisRow[], focus?: string): string {
+  const out = [[
+    "labeling",
+    "experiment",
+    "B",
+    "class",
+    "ε",
+    "empty maps",
+    "empty subsets",
+    "∂L/∂ŷ empty",
+    "∂L/∂ŷ labelled",
+    "ratio",
+    "prediction",
+  ]];
+  const fmt = (
+    x: number,
+  ) => (x === 0
+    ? "0"
+    : Math.abs(x) >= 1e-2 && Math.abs(x) < 1e4
+    ? x.toPrecision(3)
+    : x.toExponential(1));
+  for (const r of rows) {
+    r.classes.forEach((c, i) => {
+      if (focus && c.className !== focus) return;
+      out.push([
+        r.labeling,
+        r.experiment,
+        String(r.batchSize),
+        c.className,
+        fmt(r.epsilon[Math.min(i, r.epsilon.length - 1)]),
+        `${(100 * c.emptyMapFraction).toFixed(0)} %`,
+        `${(100 * c.emptySubsetFraction).toFixed(0)} %`,
+        fmt(c.gradEmpty),
+        fmt(c.gradLabelled),
+        fmt(c.ratio),
+        c.regime,
+      ]);
+    });
+  }
+  const w = out[0].map((_, i) => Math.max(...out.map((r) => r[i].length)));
+  return out.map((r) => r.map((c, i) => c.padEnd(w[i])).join("  ")).join("\n");
+}

@@ -1,0 +1,213 @@
+/**
+ * The command-line front end: `run`, `reproduce`, `analyze` and `merge`.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { GpuUnavailableError } from "../gpu/device.ts";
+import { TrainingDivergedError } from "../train/trainer.ts";
+import { analysisTable, analyzePipeline } from "./analyze.ts";
+import { loadPipeline, PipelineError } from "./define_pipeline.ts";
+import { parseShard } from "./jobs.ts";
+import { mergeRun, readResolvedRun } from "./merge.ts";
+import { compareWithReference, diffTable, parseReference, writeReference } from "./reproduce.ts";
+import { runPipeline } from "./run.ts";
+
+const USAGE = `dicelab — Dice-loss experiments on WebGPU
+
+Usage:
+  deno task run <pipeline.ts> [--data DIR] [--out DIR] [--quick] [--folds N] [--only EXP[,EXP]]
+                              [--resume] [--seed N] [--shard i/n] [--workers N]
+  deno task reproduce <pipeline.ts> --expect FILE [--run DIR] [--quick] [--data DIR] [--out DIR]
+                              [--update]
+  deno task analyze <pipeline.ts> [--data DIR] [--quick] [--json]
+  deno task merge <run-dir>
+
+Without --data the matching phantom dataset is generated once (cached in .cache/phantoms).`;
+
+class UsageError extends Error {}
+
+function _int(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) {
+    throw new UsageError(`Invalid ${flag}: expected an integer, got "${v}"`);
+  }
+  return n;
+}
+
+const RUN_OPTIONS = {
+  data: { type: "string" },
+  out: { type: "string" },
+  quick: { type: "boolean" },
+  folds: { type: "string" },
+  only: { type: "string" },
+  resume: { type: "boolean" },
+  seed: { type: "string" },
+  shard: { type: "string" },
+  workers: { type: "string" },
+  expect: { type: "string" },
+  run: { type: "string" },
+  update: { type: "boolean" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/**
+ * Run the CLI.
+ *
+ * @param argv Arguments after the script (`run pipelines/acdc.ts --quick`).
+ * @returns The process exit code: 0 ok, 1 failure/regression, 2 bad usage or pipeline, 3 no GPU.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    return await _main([...argv]);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof PipelineError) {
+      console.error(err.message);
+      return 2;
+    }
+    if (err instanceof GpuUnavailableError) {
+      console.error(err.message);
+      return 3;
+    }
+    if (err instanceof TrainingDivergedError) {
+      console.error(err.message);
+      return 1;
+    }
+    console.error(`Error: ${(err as Error).message ?? err}`);
+    if (Deno.env.get("DICELAB_DEBUG")) console.error((err as Error).stack);
+    return 1;
+  }
+}
+
+async function _main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === "--help" || command === "-h") {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: RUN_OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values: v, positionals } = parsed;
+  if (v.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const target = positionals[0];
+  if (!target) {
+    throw new UsageError(`Missing ${command === "merge" ? "run folder" : "pipeline file"}`);
+  }
+  if (positionals.length > 1) throw new UsageError(`Unexpected argument "${positionals[1]}"`);
+  const progress = Deno.stdout.isTerminal();
+
+  switch (command) {
+    case "run": {
+      const { pipeline } = await loadPipeline(target);
+      const summary = await runPipeline({
+        pipeline,
+        source: target,
+        data: v.data,
+        out: v.out,
+        quick: v.quick,
+        folds: _int(v.folds, "--folds"),
+        only: v.only?.split(",").map((s) => s.trim()).filter(Boolean),
+        resume: v.resume,
+        seed: _int(v.seed, "--seed"),
+        shard: v.shard ? parseShard(v.shard) : undefined,
+        workers: _int(v.workers, "--workers"),
+        progress,
+      });
+      console.log(
+        `Done in ${(summary.seconds / 60).toFixed(1)} min: ${summary.jobs} jobs ` +
+          `(${summary.skipped} already done) in ${summary.dir}` +
+          (summary.reported ? `; report: ${summary.dir}/report.html` : ""),
+      );
+      if (summary.reported) {
+        console.log(await Deno.readTextFile(`${summary.dir}/table1.md`));
+      }
+      return 0;
+    }
+    case "reproduce": {
+      if (!v.expect) throw new UsageError("reproduce needs --expect FILE");
+      const { pipeline } = await loadPipeline(target);
+      let dir = v.run;
+      if (!dir) {
+        const s = await runPipeline({
+          pipeline,
+          source: target,
+          data: v.data,
+          out: v.out,
+          quick: v.quick,
+          resume: Boolean(v.out),
+          progress,
+        });
+        dir = s.dir;
+      } else {
+        const run = await readResolvedRun(dir);
+        if (run.pipeline.name !== pipeline.name) {
+          throw new Error(
+            `Cannot compare: ${dir} holds pipeline "${run.pipeline.name}", not "${pipeline.name}"`,
+          );
+        }
+      }
+      const results = JSON.parse(await Deno.readTextFile(`${dir}/results.json`));
+      if (v.update) {
+        let old;
+        try {
+          old = parseReference(JSON.parse(await Deno.readTextFile(v.expect)), v.expect);
+        } catch { /* new reference */ }
+        const ref = await writeReference(v.expect, results, {
+          quick: Boolean(v.quick),
+          tolerances: old?.tolerances ?? { dsc: 0.08, deltaVolumeMl: 5, auc: 0.15 },
+          claims: old?.claims,
+          note: old?.note,
+        });
+        console.log(
+          `Wrote reference ${v.expect} (${ref.cells.length} cells, ${ref.claims.length} claims)`,
+        );
+        return 0;
+      }
+      const ref = parseReference(JSON.parse(await Deno.readTextFile(v.expect)), v.expect);
+      const { lines, ok } = compareWithReference(results, ref);
+      console.log(diffTable(lines));
+      const failed = lines.filter((l) => !l.ok).length;
+      console.log(
+        ok
+          ? `reproduce: OK — ${lines.length} checks within tolerance (${v.expect})`
+          : `reproduce: REGRESSION — ${failed} of ${lines.length} checks failed (${v.expect})`,
+      );
+      return ok ? 0 : 1;
+    }
+    case "analyze": {
+      const { pipeline } = await loadPipeline(target);
+      const rows = await analyzePipeline(pipeline, { data: v.data, quick: v.quick });
+      if (v.json) console.log(JSON.stringify(rows, null, 2));
+      else {
+        console.log(analysisTable(rows, pipeline.evaluation.target.className));
+        console.log(
+          "\nratio = mean |∂L/∂ŷ| on empty-target maps / on labelled maps (Eq. 4, network " +
+            "predicting the object everywhere). ≥ 0.05: learns empty maps; ≤ 0.001: ignores " +
+            "missing labels.",
+        );
+      }
+      return 0;
+    }
+    case "merge": {
+      await mergeRun(target, { require: true });
+      console.log(await Deno.readTextFile(`${target}/table1.md`));
+      return 0;
+    }
+    default:
+      throw new UsageError(`Unknown command "${command}"`);
+  }
+}

@@ -1,0 +1,550 @@
+/**
+ * The training loop: patches from a {@linkcode PatchStream}, one GPU step plan per step
+ * (forward, Dice loss, backward, Adam, telemetry; one submit, 36 bytes read back), the next
+ * step submitted before the previous one's readback is awaited (hides the host's ~11 ms map
+ * latency on llvmpipe), validation loss per epoch with reduce-on-plateau and early stopping,
+ * atomic checkpoints every N steps, bit-exact resume, and a NaN/Inf guard.
+ *
+ * Files written into the job folder: `checkpoint.ckpt` (latest training state),
+ * `weights.ckpt` (final weights), `train.jsonl` (one line per step: loss, LR, gradient
+ * telemetry, data wait), `epochs.jsonl` (one line per epoch: validation loss, LR).
+ *
+ * @module
+ */
+
+import { writeFileAtomic } from "../core/atomic_write.ts";
+import type { BufferPool } from "../gpu/buffer_pool.ts";
+import { parseGradTelemetry } from "../gpu/ops/telemetry.ts";
+import type { GpuRuntime } from "../gpu/runtime.ts";
+import type { DiceLossOptions } from "../loss/dice_options.ts";
+import { type Checkpoint, loadCheckpoint, saveCheckpoint } from "../nn/checkpoint.ts";
+import { ParamStore } from "../nn/param_store.ts";
+import { buildUNetPlan, type UNetPlan } from "../nn/unet3d.ts";
+import { type Triple, type UNetConfig, unetParams } from "../nn/unet_config.ts";
+import type { PatchBatch, PatchStream } from "./patch_stream.ts";
+import { PlateauSchedule, type PlateauState } from "./plateau.ts";
+
+/** Thrown when the loss or the weights become NaN/Inf. */
+export class TrainingDivergedError extends Error {
+  /** Step at which the divergence was seen. */
+  readonly step: number;
+  /** Last good checkpoint, if any. */
+  readonly checkpoint?: string;
+  /**
+   * Create the error.
+   *
+   * @param step The step.
+   * @param what What became non-finite.
+   * @param checkpoint Path of the last good checkpoint.
+   */
+  constructor(step: number, what: string, checkpoint?: string) {
+    super(
+      `Training diverged at step ${step}: ${what} is not finite; last good checkpoint: ${
+        checkpoint ?? "none"
+      }`,
+    );
+    this.name = "TrainingDivergedError";
+    this.step = step;
+    this.checkpoint = checkpoint;
+  }
+}
+
+/** What to train. */
+export interface TrainerConfig {
+  /** Network. */
+  model: UNetConfig;
+  /** Seed of the initialisation (the patch stream has its own). */
+  seed: number;
+  /** Batch size. */
+  batchSize: number;
+  /** Patch size [D, H, W]. */
+  patch: Triple;
+  /** Dice loss (ε resolved to numbers). */
+  loss: Omit<DiceLossOptions, "labeled">;
+  /** Adam settings. */
+  optimizer: { lr: number; betas: [number, number]; eps: number; weightDecay: number };
+  /** Reduce-on-plateau and early stopping (in epochs). */
+  schedule: { factor: number; patience: number; stopPatience: number };
+  /** Maximum epochs. */
+  epochs: number;
+  /** Samples per epoch (training cases). */
+  samplesPerEpoch: number;
+  /** Checkpoint interval in steps. */
+  checkpointEvery: number;
+}
+
+/** Where the trainer gets data and writes files. */
+export interface TrainerIO {
+  /** Runtime. */
+  rt: GpuRuntime;
+  /** Buffer pool. */
+  pool: BufferPool;
+  /** Training batches (step order). */
+  stream: PatchStream;
+  /** Fixed validation batches (batch size = config.batchSize), or none. */
+  validation?: readonly PatchBatch[];
+  /** Job folder (exists). */
+  dir: string;
+  /** Log sink for progress lines. @default console.log */
+  log?: (line: string) => void;
+  /** Live progress line on a TTY. @default false */
+  progress?: boolean;
+  /** Label shown in progress lines. */
+  label?: string;
+  /** Stop after this many steps of this process without a final checkpoint (tests). */
+  stopAfterSteps?: number;
+}
+
+/** Summary of a finished run. */
+export interface TrainSummary {
+  /** Steps done in total. */
+  steps: number;
+  /** Epochs completed. */
+  epochs: number;
+  /** Whether early stopping ended the run. */
+  earlyStopped: boolean;
+  /** Final learning rate. */
+  lr: number;
+  /** Best validation loss (Infinity without validation). */
+  bestValidationLoss: number;
+  /** Mean training loss of the last epoch. */
+  lastTrainLoss: number;
+  /** Fraction of step time spent waiting for data (this process). */
+  dataWaitFraction: number;
+  /** Steps per second (this process). */
+  stepsPerSecond: number;
+  /** Whether this process resumed from a checkpoint. */
+  resumed: boolean;
+  /** True when `stopAfterSteps` interrupted the run. */
+  interrupted: boolean;
+}
+
+/** One line of `train.jsonl`. */
+export interface StepRecord {
+  /** Step (0-based). */
+  step: number;
+  /** Epoch of the step's first sample. */
+  epoch: number;
+  /** Training loss. */
+  loss: number;
+  /** Learning rate used. */
+  lr: number;
+  /** Mean |∂L/∂ŷ| on maps with an empty target. */
+  gradEmpty: number | null;
+  /** Mean |∂L/∂ŷ| on labelled maps. */
+  gradLabelled: number | null;
+  /** Maps with an empty target in the batch. */
+  emptyMaps: number;
+  /** Wall ms since the previous record. */
+  ms: number;
+}
+
+const CHECKPOINT = "checkpoint.ckpt";
+const WEIGHTS = "weights.ckpt";
+
+function _finite(x: number): number | null {
+  return Number.isFinite(x) ? x : null;
+}
+
+/** Trains one U-Net on one patch stream. */
+export class Trainer {
+  /** Configuration. */
+  readonly config: TrainerConfig;
+  /** Parameters (after {@linkcode Trainer.run}: the trained weights). */
+  readonly store: ParamStore;
+  #io: TrainerIO;
+  #log: (line: string) => void;
+
+  /**
+   * Create a trainer (allocates the parameters; nothing runs yet).
+   *
+   * @param config What to train.
+   * @param io Data, device and output folder.
+   */
+  constructor(config: TrainerConfig, io: TrainerIO) {
+    this.config = config;
+    this.#io = io;
+    this.#log = io.log ?? ((l) => console.log(l));
+    const { params, state } = unetParams(config.model);
+    this.store = new ParamStore(io.rt, params, state);
+  }
+
+  /** Steps of the whole run. */
+  get totalSteps(): number {
+    return Math.ceil((this.config.epochs * this.config.samplesPerEpoch) / this.config.batchSize);
+  }
+
+  /** Path of the latest training checkpoint. */
+  get checkpointPath(): string {
+    return `${this.#io.dir}/${CHECKPOINT}`;
+  }
+
+  /** Path of the final weights. */
+  get weightsPath(): string {
+    return `${this.#io.dir}/${WEIGHTS}`;
+  }
+
+  async #saveTraining(step: number, sched: PlateauSchedule, extra: Record<string, unknown>) {
+    const params = await this.store.download("params");
+    for (const t of params) {
+      if (!t.data.every(Number.isFinite)) {
+        throw new TrainingDivergedError(
+          step,
+          `weight tensor ${t.name}`,
+          await this.#existing(this.checkpointPath),
+        );
+      }
+    }
+    const m = await this.store.download("m");
+    const v = await this.store.download("v");
+    const state = await this.store.download("state");
+    const ckpt: Checkpoint = {
+      kind: "training",
+      createdAt: new Date().toISOString(),
+      config: this.config.model,
+      tensors: [
+        ...params,
+        ...m.map((t) => ({ ...t, name: `adam.m/${t.name}` })),
+        ...v.map((t) => ({ ...t, name: `adam.v/${t.name}` })),
+        ...state.map((t) => ({ ...t, name: `state/${t.name}` })),
+      ],
+      meta: { step, schedule: sched.state, ...extra },
+    };
+    await saveCheckpoint(this.checkpointPath, ckpt);
+  }
+
+  async #existing(path: string): Promise<string | undefined> {
+    try {
+      await Deno.stat(path);
+      return path;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #restore(): Promise<
+    { step: number; schedule: PlateauState; meta: Record<string, unknown> }
+  > {
+    const ckpt = await loadCheckpoint(this.checkpointPath);
+    const by = (prefix: string) =>
+      ckpt.tensors.filter((t) => t.name.startsWith(prefix)).map((t) => ({
+        ...t,
+        name: t.name.slice(prefix.length),
+      }));
+    this.store.upload("params", ckpt.tensors.filter((t) => !t.name.includes("/")));
+    this.store.upload("m", by("adam.m/"));
+    this.store.upload("v", by("adam.v/"));
+    this.store.upload("state", by("state/"));
+    return {
+      step: ckpt.meta.step as number,
+      schedule: ckpt.meta.schedule as PlateauState,
+      meta: ckpt.meta,
+    };
+  }
+
+  /**
+   * Run (or resume) training to the end, writing checkpoints, logs and final weights.
+   *
+   * @param options `resume`: continue from `checkpoint.ckpt` when it exists.
+   * @returns The summary.
+   * @throws {TrainingDivergedError} When the loss or the weights become NaN/Inf.
+   */
+  async run(options: { resume?: boolean } = {}): Promise<TrainSummary> {
+    const c = this.config;
+    const io = this.#io;
+    const B = c.batchSize;
+    const N = c.samplesPerEpoch;
+    const total = this.totalSteps;
+    this.store.initialize(c.seed);
+    let step = 0;
+    let sched = new PlateauSchedule({ lr: c.optimizer.lr, ...c.schedule });
+    let resumed = false;
+    let history = { lastTrainLoss: NaN, epochs: 0 };
+    if (options.resume && (await this.#existing(this.checkpointPath))) {
+      const r = await this.#restore();
+      step = r.step;
+      sched = new PlateauSchedule({ lr: c.optimizer.lr, ...c.schedule }, r.schedule);
+      history = (r.meta.history as typeof history) ?? history;
+      resumed = true;
+      await this.#truncateLog("train.jsonl", step);
+      await this.#truncateLog("epochs.jsonl", Math.floor((step * B) / N));
+      this.#log(`resumed ${io.label ?? ""} from step ${step} (${this.checkpointPath})`);
+    } else {
+      for (const f of ["train.jsonl", "epochs.jsonl"]) {
+        await Deno.remove(`${io.dir}/${f}`).catch(() => {});
+      }
+    }
+
+    const train = buildUNetPlan(io.rt, io.pool, this.store, c.model, {
+      batch: B,
+      patch: c.patch,
+      mode: "train",
+      loss: c.loss,
+      adam: {
+        lr: c.optimizer.lr,
+        beta1: c.optimizer.betas[0],
+        beta2: c.optimizer.betas[1],
+        eps: c.optimizer.eps,
+        weightDecay: c.optimizer.weightDecay,
+      },
+    });
+    const val = io.validation && io.validation.length > 0
+      ? buildUNetPlan(io.rt, io.pool, this.store, c.model, {
+        batch: B,
+        patch: c.patch,
+        mode: "infer",
+        loss: c.loss,
+      })
+      : undefined;
+    io.stream.seek(step);
+    io.stream.resetStats();
+
+    const lines: string[] = [];
+    const flush = async (file: string, buf: string[]) => {
+      if (buf.length === 0) return;
+      await Deno.writeTextFile(`${io.dir}/${file}`, buf.join(""), { append: true });
+      buf.length = 0;
+    };
+    const t0 = performance.now();
+    let last = t0;
+    let lastPrint = 0;
+    let stepsThisRun = 0;
+    let epochLossSum = 0;
+    let epochLossN = 0;
+    let earlyStopped = sched.state.stopped;
+    let interrupted = false;
+    let pending:
+      | { step: number; lr: number; p: Promise<Float32Array[]>; empty: number }
+      | undefined;
+
+    const settle = async () => {
+      if (!pending) return;
+      const { step: s, lr, p, empty } = pending;
+      pending = undefined;
+      const [lossArr, telArr] = await p;
+      const loss = lossArr[0];
+      if (!Number.isFinite(loss)) {
+        throw new TrainingDivergedError(s, "the loss", await this.#existing(this.checkpointPath));
+      }
+      const tel = parseGradTelemetry(telArr);
+      const now = performance.now();
+      const rec: StepRecord = {
+        step: s,
+        epoch: Math.floor((s * B) / N),
+        loss,
+        lr,
+        gradEmpty: _finite(tel.meanAbsGradEmpty),
+        gradLabelled: _finite(tel.meanAbsGradLabelled),
+        emptyMaps: empty,
+        ms: Math.round((now - last) * 100) / 100,
+      };
+      last = now;
+      lines.push(JSON.stringify(rec) + "\n");
+      epochLossSum += loss;
+      epochLossN++;
+    };
+
+    try {
+      while (step < total && !earlyStopped) {
+        if (io.stopAfterSteps !== undefined && stepsThisRun >= io.stopAfterSteps) {
+          interrupted = true;
+          break;
+        }
+        const batch = await io.stream.next();
+        if (batch.step !== step) {
+          throw new Error(`Patch stream out of order: got step ${batch.step}, expected ${step}`);
+        }
+        io.rt.write(train.input, batch.image);
+        io.rt.write(train.target!, batch.target);
+        train.adam!.setStep(step + 1, sched.lr);
+        const p = train.plan.submit([train.lossReadback!, train.telemetryReadback!]);
+        await settle();
+        pending = { step, lr: sched.lr, p, empty: _emptyMaps(batch) };
+        step++;
+        stepsThisRun++;
+
+        const epochEnd = Math.floor((step * B) / N) > Math.floor(((step - 1) * B) / N) ||
+          step === total;
+        const ckptDue = step % c.checkpointEvery === 0 || step === total;
+        if (epochEnd || ckptDue) {
+          await settle();
+          await flush("train.jsonl", lines);
+        }
+        if (epochEnd) {
+          const epoch = Math.floor(((step - 1) * B) / N);
+          const valLoss = val ? await this.#validate(val, io.validation!) : NaN;
+          const ev = val ? sched.step(valLoss) : { improved: false, reduced: false, stop: false };
+          history = { lastTrainLoss: epochLossSum / Math.max(1, epochLossN), epochs: epoch + 1 };
+          await Deno.writeTextFile(
+            `${io.dir}/epochs.jsonl`,
+            JSON.stringify({
+              epoch,
+              step,
+              trainLoss: history.lastTrainLoss,
+              valLoss: _finite(valLoss),
+              lr: sched.lr,
+              improved: ev.improved,
+              reduced: ev.reduced,
+            }) + "\n",
+            { append: true },
+          );
+          epochLossSum = 0;
+          epochLossN = 0;
+          if (ev.reduced) this.#log(`epoch ${epoch}: learning rate reduced to ${sched.lr}`);
+          if (ev.stop) {
+            earlyStopped = true;
+            this.#log(`epoch ${epoch}: early stopping (no improvement)`);
+          }
+        }
+        if (ckptDue || epochEnd && earlyStopped) {
+          await this.#saveTraining(step, sched, { history });
+        }
+        const now = performance.now();
+        if (io.progress !== false && now - lastPrint > (io.progress ? 250 : 30000)) {
+          lastPrint = now;
+          this.#progress(step, total, (now - t0) / 1000, stepsThisRun, history.lastTrainLoss);
+        }
+      }
+      await settle();
+      await flush("train.jsonl", lines);
+    } finally {
+      train.dispose();
+      val?.dispose();
+    }
+    if (!interrupted) {
+      await this.#saveTraining(step, sched, { history, finished: true });
+      await this.saveWeights(this.weightsPath, { step });
+    }
+    if (io.progress) await Deno.stdout.write(new TextEncoder().encode("\n"));
+    const elapsed = (performance.now() - t0) / 1000;
+    const stats = io.stream.stats;
+    return {
+      steps: step,
+      epochs: history.epochs,
+      earlyStopped,
+      lr: sched.lr,
+      bestValidationLoss: sched.state.best,
+      lastTrainLoss: history.lastTrainLoss,
+      dataWaitFraction: stats.elapsedMs > 0 ? stats.waitMs / stats.elapsedMs : 0,
+      stepsPerSecond: stepsThisRun / Math.max(elapsed, 1e-9),
+      resumed,
+      interrupted,
+    };
+  }
+
+  async #validate(val: UNetPlan, batches: readonly PatchBatch[]): Promise<number> {
+    let sum = 0;
+    const pend: Promise<Float32Array[]>[] = [];
+    for (const b of batches) {
+      this.#io.rt.write(val.input, b.image);
+      this.#io.rt.write(val.target!, b.target);
+      pend.push(val.plan.submit([val.lossReadback!]));
+    }
+    for (const p of pend) sum += (await p)[0][0];
+    return sum / batches.length;
+  }
+
+  async #truncateLog(file: string, keepBelow: number): Promise<void> {
+    const path = `${this.#io.dir}/${file}`;
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch {
+      return;
+    }
+    const key = file === "train.jsonl" ? "step" : "epoch";
+    const kept = text.split("\n").filter((l) => {
+      if (!l.trim()) return false;
+      try {
+        return (JSON.parse(l) as Record<string, number>)[key] < keepBelow;
+      } catch {
+        return false; // a line cut by the kill
+      }
+    });
+    await writeFileAtomic(path, kept.map((l) => l + "\n").join(""));
+  }
+
+  #progress(step: number, total: number, elapsed: number, steps: number, loss: number) {
+    const rate = steps / Math.max(elapsed, 1e-9);
+    const eta = rate > 0 ? (total - step) / rate : Infinity;
+    const epoch = Math.floor((step * this.config.batchSize) / this.config.samplesPerEpoch);
+    const text = `${this.#io.label ?? "train"} step ${step}/${total} epoch ${epoch} ` +
+      `loss ${Number.isFinite(loss) ? loss.toFixed(4) : "-"} ${rate.toFixed(2)} steps/s ` +
+      `ETA ${_duration(eta)}`;
+    if (this.#io.progress) {
+      Deno.stdout.writeSync(new TextEncoder().encode(`\r\x1b[K${text}`));
+    } else this.#log(text);
+  }
+
+  /**
+   * Write the current weights (parameters and normalisation state) as a `"weights"` checkpoint.
+   *
+   * @param path Target path.
+   * @param meta Extra metadata.
+   */
+  async saveWeights(path: string, meta: Record<string, unknown> = {}): Promise<void> {
+    const params = await this.store.download("params");
+    const state = await this.store.download("state");
+    await saveCheckpoint(path, {
+      kind: "weights",
+      createdAt: new Date().toISOString(),
+      config: this.config.model,
+      tensors: [...params, ...state.map((t) => ({ ...t, name: `state/${t.name}` }))],
+      meta,
+    });
+  }
+
+  /** Free the GPU buffers. */
+  destroy(): void {
+    this.store.destroy();
+  }
+}
+
+function _emptyMaps(batch: PatchBatch): number {
+  const [B, K] = batch.targetShape;
+  const V = batch.target.length / (B * K);
+  let empty = 0;
+  for (let m = 0; m < B * K; m++) {
+    let any = false;
+    for (let i = m * V; i < (m + 1) * V; i++) {
+      if (batch.target[i] !== 0) {
+        any = true;
+        break;
+      }
+    }
+    if (!any) empty++;
+  }
+  return empty;
+}
+
+function _duration(s: number): string {
+  if (!Number.isFinite(s)) return "?";
+  if (s < 60) return `${Math.round(s)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/**
+ * Load a weights (or training) checkpoint into a parameter store.
+ *
+ * @param store The store (same configuration).
+ * @param path Checkpoint path.
+ * @returns The checkpoint's metadata.
+ * @throws {SyntaxError} When the file is not a valid checkpoint.
+ * @throws {TypeError} When the tensors do not match the store.
+ */
+export async function loadWeights(
+  store: ParamStore,
+  path: string,
+): Promise<Record<string, unknown>> {
+  const ckpt = await loadCheckpoint(path);
+  store.upload("params", ckpt.tensors.filter((t) => !t.name.includes("/")));
+  store.upload(
+    "state",
+    ckpt.tensors.filter((t) => t.name.startsWith("state/")).map((t) => ({
+      ...t,
+      name: t.name.slice(6),
+    })),
+  );
+  return ckpt.meta;
+}
