@@ -4,6 +4,16 @@
  * (Tilborghs, Bertels et al., "The Dice loss in the context of missing or empty labels",
  * MICCAI 2022).
  *
+ * - Dice-loss family (float64, exact gradients): {@linkcode diceLoss}, {@linkcode heuristicEpsilon},
+ *   and the Φ/ε regime analyzer {@linkcode analyzeRegime}.
+ * - NIfTI I/O: {@linkcode readNifti}, {@linkcode writeNifti}.
+ * - Datasets, preprocessing, partial labels and phantoms: {@linkcode listDataset},
+ *   {@linkcode loadCase}, {@linkcode ensurePhantom}.
+ * - Statistics and reports: {@linkcode pairedBootstrap}, {@linkcode permutationTest},
+ *   {@linkcode writeReport}.
+ * - WebGPU training: {@linkcode requestGpu}, {@linkcode Trainer}, {@linkcode buildUNetPlan}.
+ * - Pipelines (schema, runner, reproduce, analyze) live in the `./pipeline` entry point.
+ *
  * @example
  * ```ts
  * import { diceLoss } from "./mod.ts";
@@ -16,36 +26,12 @@
  * @module
  */
 
-export {
-  checkShape,
-  type DiceLossOptions,
-  type DiceVariant,
-  type EpsilonInput,
-  type EpsilonPair,
-  type Phi,
-  type PhiInput,
-  type ResolvedDiceOptions,
-  resolveDiceOptions,
-  resolvePhi,
-  subsetCount,
-  subsetOf,
-} from "./lib/loss/dice_options.ts";
-export {
-  diceLoss,
-  type DiceLossResult,
-  labeledMaps,
-  type NumericArray,
-} from "./lib/loss/dice_loss.ts";
-export {
-  heuristicEpsilon,
-  heuristicEpsilonFromSums,
-  type HeuristicEpsilonOptions,
-  mapSums,
-} from "./lib/loss/heuristic_epsilon.ts";
-export {
-  type AdapterReport,
-  type GpuContext,
-  GpuUnavailableError,
-  requestGpu,
-  type RequestGpuOptions,
-} from "./lib/gpu/device.ts";
+export * from "./lib/loss/mod.ts";
+export * from "./lib/nifti/mod.ts";
+export * from "./lib/data/mod.ts";
+export * from "./lib/eval/mod.ts";
+export * from "./lib/report/mod.ts";
+export * from "./lib/gpu/mod.ts";
+export * from "./lib/nn/mod.ts";
+export * from "./lib/train/mod.ts";
+export * from "./lib/pool/mod.ts";

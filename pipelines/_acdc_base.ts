@@ -56,6 +56,8 @@ export const acdcBase = {
     I_eps: {
       label: "I_ε",
       loss: { kind: "softDice", phi: "I", epsilon: "heuristic", classes: FG },
+      // The paper samples ED and ES 3:1 for I_ε (and computes ε under that sampling).
+      edEsRatio: [3, 1],
     },
     leaf: { label: "leaf", loss: { kind: "leafDice", phi: "I", epsilon: EPS, classes: FG } },
     marginal: { label: "marginal", loss: { kind: "marginalDice", phi: "I", epsilon: EPS } },

@@ -23,14 +23,15 @@ export const bratsBase = {
     preprocessing: { spacing: [2, 2, 2], clipPercentiles: [0.5, 99.5], zscore: true },
     phantom: {
       options: {},
-      model: { filters: [8, 16, 32] },
+      model: { filters: [4, 8, 16] },
       training: {
         patchSize: [16, 32, 32],
-        epochs: 6,
+        epochs: 10,
+        lr: 0.005,
         checkpointEvery: 100,
         validationFraction: 0.1,
         foregroundProbability: 0.8,
-        schedule: { patience: 3, stopPatience: 6 },
+        schedule: { patience: 4, stopPatience: 8 },
       },
     },
   },

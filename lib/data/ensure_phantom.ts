@@ -22,7 +22,7 @@ import type { DatasetKind } from "./types.ts";
  * Version of the phantom generators. Bump it whenever a change alters a generated voxel, so
  * that cached datasets are regenerated.
  */
-export const PHANTOM_VERSION = 1;
+export const PHANTOM_VERSION = 2;
 
 /** Options of {@linkcode ensurePhantom}: the generator options of the kind. */
 export type PhantomOptions = AcdcPhantomOptions | BratsPhantomOptions;

@@ -85,6 +85,9 @@ const BASE: number[][] = [
   [0.72, 0.45, 1.2, 0.88], // HGG enhancing rim (T1ce set per case)
 ];
 
+/** T1ce of HGG necrosis inside the enhancing rim (LGG cores: 0.45). */
+const HGG_NECROSIS_T1CE = 0.25;
+
 function _streams(seed: number, index: number) {
   return {
     geometry: new Rng(seed, index * 16),
@@ -164,7 +167,7 @@ export function renderBratsCase(
   const wtShape = _ellipsoid(g, rWt);
   const lobes = _smoothField(g, o.size, [nx / 8, ny / 8, nz / 8]);
   const fingers = _smoothField(g, o.size, [nx / 6, ny / 6, nz / 6]);
-  const rimMm = g.uniform(2, 3.5);
+  const rimMm = g.uniform(3, 5);
   // FLAIR contrast varies per case: oedema from barely to clearly above grey matter, cores
   // from cystic (dark) to solid (bright), so that no FLAIR threshold finds the tumour.
   const flairOedema = g.uniform(0.55, 0.8);
@@ -172,7 +175,7 @@ export function renderBratsCase(
   const jitter = BASE.map((row) => row.map(() => 1 + 0.05 * g.normal()));
   const biasFields = [0, 1, 2, 3].map(() => _smoothField(g, o.size, [2, 2, 2]));
   const gains = [0, 1, 2, 3].map(() => g.uniform(700, 1300));
-  const rimT1ce = gt.uniform(1.0, 1.35);
+  const rimT1ce = gt.uniform(1.3, 1.6);
 
   const tissue = new Uint8Array(n);
   const seg = new Uint8Array(n);
@@ -272,6 +275,8 @@ export function renderBratsCase(
       if (c === 0 && t === OEDEMA) base = flairOedema * jitter[t][c];
       if (c === 0 && (t === CORE || t === RIM)) base = flairCore * jitter[t][c];
       if (c === 2 && t === RIM) base = rimT1ce;
+      // HGG cores are necrotic inside the rim: dark on T1ce (LGG cores keep the core value).
+      if (c === 2 && t === CORE && grade === "HGG") base = HGG_NECROSIS_T1CE * jitter[t][c];
       img[i] = base * (1 + 0.03 * texture[i]);
     }
     // Partial volume / point-spread blur; the skull-stripped background stays exactly 0.

@@ -33,8 +33,11 @@ export interface Dispatch {
 /** Usage of every buffer the runtime creates: storage, and copies both ways. */
 export const STORAGE_USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
 
-interface CompiledKernel {
+/** A compiled pipeline and its bind group layout. */
+export interface CompiledKernel {
+  /** The pipeline. */
   pipeline: GPUComputePipeline;
+  /** Its bind group layout. */
   layout: GPUBindGroupLayout;
 }
 

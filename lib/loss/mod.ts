@@ -8,3 +8,4 @@
 export * from "./dice_options.ts";
 export * from "./dice_loss.ts";
 export * from "./heuristic_epsilon.ts";
+export * from "./regime.ts";

@@ -11,6 +11,7 @@ import { applyLabeling } from "../data/labeling.ts";
 import { listDataset } from "../data/list_dataset.ts";
 import { loadCase } from "../data/load_case.ts";
 import type { CaseResult } from "../eval/case_result.ts";
+import { epsilonSweepSvg } from "../report/epsilon_sweep.ts";
 import { linePlotSvg } from "../report/line_plot.ts";
 import { writeExample } from "../report/examples.ts";
 import { writeReport } from "../report/report.ts";
@@ -89,6 +90,7 @@ export async function mergeRun(dir: string, options: MergeOptions = {}): Promise
     return false;
   }
   const rows: CaseResult[] = results.flatMap((r) => r.rows);
+  const present = Object.keys(p.labelings).filter((n) => results.some((r) => r.job.labeling === n));
   const expLabel = (name: string) => p.experiments[name].label ?? name;
   const resultsJson = {
     schema: "dicelab.results/1",
@@ -100,7 +102,8 @@ export async function mergeRun(dir: string, options: MergeOptions = {}): Promise
       classIndex: p.evaluation.target.classIndex,
       groups: p.evaluation.target.groups,
     },
-    referenceLabeling: "full" in p.labelings ? "full" : Object.keys(p.labelings)[0],
+    // Significance marks compare with full labels; a run without them (e.g. --quick) has none.
+    referenceLabeling: present.includes("full") ? "full" : present[0],
     labelings: Object.entries(p.labelings).filter(([n]) =>
       results.some((r) => r.job.labeling === n)
     )
@@ -115,21 +118,28 @@ export async function mergeRun(dir: string, options: MergeOptions = {}): Promise
       alpha: p.evaluation.bootstrap.alpha,
       correction: p.evaluation.bootstrap.correction,
     },
-    jobs: results.map((r) => ({
+    rows,
+  };
+  await writeJsonAtomic(`${dir}/results.json`, resultsJson);
+  await writeJsonAtomic(
+    `${dir}/jobs.json`,
+    results.map((r) => ({
       ...r.job,
       epsilon: r.epsilon,
       training: r.training,
       seconds: r.seconds,
     })),
-    rows,
-  };
-  await writeJsonAtomic(`${dir}/results.json`, resultsJson);
+  );
   await _writeExamples(dir, run, results.map((r) => r.job));
   const figures: ReportFigure[] = [];
   const tel = await telemetryFigure(dir, p, results.map((r) => r.job));
   if (tel) {
     figures.push(tel);
     await writeFileAtomic(`${dir}/telemetry.svg`, tel.svg);
+  }
+  for (const f of epsilonSweepFigures(p, results)) {
+    figures.push(f);
+    await writeFileAtomic(`${dir}/${f.id}.svg`, f.svg);
   }
   await writeReport(dir, { figures, title: `dicelab report: ${p.name}` });
   log(`Report: ${dir}/report.html (Table 1 in ${dir}/table1.md)`);
@@ -273,4 +283,92 @@ async function _writeExamples(dir: string, run: ResolvedRun, jobs: readonly Job[
       predictions,
     } as never);
   }
+}
+
+/**
+ * ε-sweep figures: when a pipeline's experiments share loss kind, Φ and classes and differ only
+ * in a numeric ε (plus, optionally, one heuristic-ε experiment), plot for each labeling other
+ * than full and each batch size the target class's mean DSC and mean |ΔV| per group against ε
+ * on a log axis, with the heuristic ε (mean over its jobs) marked.
+ *
+ * @param p Pipeline.
+ * @param results Job results.
+ * @returns Zero, one or two figures.
+ */
+export function epsilonSweepFigures(p: Pipeline, results: readonly JobResult[]): ReportFigure[] {
+  const exps = Object.entries(p.experiments);
+  const key = (l: { kind: string; phi: string; classes?: number[] }) =>
+    `${l.kind}|${l.phi}|${JSON.stringify(l.classes ?? null)}`;
+  const numeric = exps.filter(([, e]) => typeof e.loss.epsilon === "number");
+  if (numeric.length < 3) return [];
+  const k0 = key(numeric[0][1].loss);
+  if (!numeric.every(([, e]) => key(e.loss) === k0)) return [];
+  const heuristic = exps.find(([, e]) => e.loss.epsilon === "heuristic" && key(e.loss) === k0);
+  const target = p.evaluation.target.className;
+  const [g1, g2] = p.evaluation.target.groups;
+  const labeling = Object.keys(p.labelings).find((l) =>
+    l !== "full" &&
+    results.some((r) => r.job.labeling === l)
+  ) ?? "full";
+  const mine = results.filter((r) => r.job.labeling === labeling);
+  const sizes = [...new Set(mine.map((r) => r.job.batchSize))].sort((a, b) => a - b);
+  const dsc: { epsilon: number; value: number; series: string }[] = [];
+  const dv: { epsilon: number; value: number; series: string }[] = [];
+  let hEps = NaN;
+  if (heuristic) {
+    const hs = mine.filter((r) => r.job.experiment === heuristic[0]).map((r) => {
+      const e = r.epsilon as number[] | number;
+      return Array.isArray(e) ? e[0] : e;
+    });
+    if (hs.length) hEps = hs.reduce((a, b) => a + b, 0) / hs.length;
+  }
+  for (const B of sizes) {
+    for (const [name, e] of numeric) {
+      const rows = mine.filter((r) => r.job.experiment === name && r.job.batchSize === B)
+        .flatMap((r) => r.rows).filter((x) => x.className === target);
+      for (const g of [g1, g2]) {
+        const xs = rows.filter((x) => x.group === g);
+        if (xs.length === 0) continue;
+        const series = `${g}${sizes.length > 1 ? ` B=${B}` : ""}`;
+        dsc.push({
+          epsilon: e.loss.epsilon as number,
+          value: xs.reduce((a, x) => a + (x.dsc ?? 0), 0) / xs.length,
+          series,
+        });
+        dv.push({
+          epsilon: e.loss.epsilon as number,
+          value: xs.reduce((a, x) => a + Math.abs(x.deltaVolumeMl), 0) / xs.length,
+          series,
+        });
+      }
+    }
+  }
+  if (dsc.length === 0) return [];
+  const heuristicEpsilon = Number.isFinite(hEps) ? hEps : undefined;
+  const note = heuristicEpsilon
+    ? ` The dashed line marks the heuristic ε (${heuristicEpsilon.toFixed(0)}, Sect. 2.3).`
+    : "";
+  return [
+    {
+      id: "epsilon-sweep-dsc",
+      title: `ε sweep: DSC of ${target}`,
+      svg: epsilonSweepSvg(dsc, {
+        metricLabel: `mean DSC ${target}`,
+        heuristicEpsilon,
+        title: `Φ = ${numeric[0][1].loss.phi}: DSC of ${target} vs ε (labeling "${labeling}")`,
+        yDomain: [0, 1],
+      }).replaceAll('id="epsilon-sweep"', 'id="epsilon-sweep-dsc"'),
+      caption: `Mean DSC per group against ε on a log axis.${note}`,
+    },
+    {
+      id: "epsilon-sweep-dv",
+      title: `ε sweep: |ΔV| of ${target}`,
+      svg: epsilonSweepSvg(dv, {
+        metricLabel: `mean |ΔV| ${target} [ml]`,
+        heuristicEpsilon,
+        title: `Φ = ${numeric[0][1].loss.phi}: |ΔV| of ${target} vs ε (labeling "${labeling}")`,
+      }).replaceAll('id="epsilon-sweep"', 'id="epsilon-sweep-dv"'),
+      caption: `Mean absolute volume difference per group against ε.${note}`,
+    },
+  ];
 }

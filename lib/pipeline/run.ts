@@ -372,11 +372,20 @@ export async function runJob(ctx: RunContext, job: Job): Promise<JobResult> {
       ? { encoding: "binary" as const }
       : { encoding: "oneHot" as const, classes: K };
     const { options: lossBase, epsilon: epsIn } = lossOptions(exp.loss);
+    const groups = trainIdx.map((i) => ctx.store.records[i].group);
+    const ratio = exp.edEsRatio ?? t.edEsRatio;
+    const schedule = new SampleSchedule(trainIdx.length, {
+      seed: jobSeed,
+      groups,
+      groupRatio: ratio ? { ED: ratio[0], ES: ratio[1] } : undefined,
+    });
     let epsilon: EpsilonInput;
     if (epsIn === "heuristic") {
-      // ε = E Σ_φ y over the training patches the loss sees (one per training case, sampled as
-      // in training without augmentation; empty maps count as 0), per kept class.
-      const batches = await validationBatches(ctx.store, trainIdx, {
+      // ε = E Σ_φ y over the training patches the loss sees (the cases of the first epoch,
+      // with the sampling ratio, one patch each as in training without augmentation; empty
+      // maps count as 0), per kept class.
+      const epochCases = [...schedule.epoch(0)].map((k) => trainIdx[k]);
+      const batches = await validationBatches(ctx.store, epochCases, {
         seed: jobSeed + 77,
         patchSize: t.patchSize,
         batchSize: 1,
@@ -404,12 +413,6 @@ export async function runJob(ctx: RunContext, job: Job): Promise<JobResult> {
       epsilon = epsIn;
     }
     const loss = { ...lossBase, epsilon };
-    const groups = trainIdx.map((i) => ctx.store.records[i].group);
-    const schedule = new SampleSchedule(trainIdx.length, {
-      seed: jobSeed,
-      groups,
-      groupRatio: t.edEsRatio ? { ED: t.edEsRatio[0], ES: t.edEsRatio[1] } : undefined,
-    });
     const stream = new PatchStream(ctx.store, {
       cases: trainIdx,
       seed: jobSeed,

@@ -88,6 +88,9 @@ export const ExperimentSchema = z.strictObject({
   batchSizes: z.array(posInt("batch size")).min(1).optional().describe(
     "Batch sizes for this experiment; default training.batchSizes",
   ),
+  edEsRatio: z.tuple([z.number().min(0), z.number().min(0)]).optional().describe(
+    "ACDC: ED:ES sampling ratio for this experiment (paper: [3, 1] for I_ε); default training.edEsRatio",
+  ),
 });
 
 /** A labeling protocol applied to the training labels (evaluation always uses full labels). */

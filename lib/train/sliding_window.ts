@@ -6,8 +6,7 @@
  * @module
  */
 
-/** A triple in [D, H, W] order. */
-export type Triple = readonly [number, number, number];
+import type { Triple } from "../nn/unet_config.ts";
 
 /** Options of {@linkcode windowStarts}. */
 export interface WindowOptions {
