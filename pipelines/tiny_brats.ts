@@ -1,6 +1,6 @@
 /**
  * A tiny BRATS-like preset for tests and smoke runs (seconds, not minutes): 12 small phantom
- * cases, a 2-level network with 4/8 filters, 2 folds, I and BI at B = 2, two epochs.
+ * cases, a 2-level network with 4/8 filters, 2 folds, I and BI at B = 2, 15 short epochs.
  */
 
 import { definePipeline } from "../lib/pipeline/define_pipeline.ts";
@@ -18,11 +18,11 @@ export default definePipeline({
       model: { filters: [4, 8] },
       training: {
         patchSize: [8, 16, 16],
-        epochs: 3,
-        checkpointEvery: 5,
+        epochs: 15,
+        checkpointEvery: 10,
         validationFraction: 0.2,
         foregroundProbability: 0.8,
-        lr: 0.005,
+        lr: 0.01,
         schedule: { patience: 2, stopPatience: 4 },
       },
     },

@@ -43,14 +43,18 @@ export class BufferPool {
   #free = new Map<number, GPUBuffer[]>();
   #inUse = new Set<GPUBuffer>();
   #stats: BufferPoolStats = { bytesInUse: 0, bytesFree: 0, created: 0, reused: 0 };
+  #poison: boolean;
 
   /**
    * Create a pool on a device.
    *
    * @param device The device that owns the buffers.
+   * @param options `poison`: fill every acquired buffer with NaN (tests: a kernel that reads
+   *   scratch it did not write then fails loudly instead of depending on earlier contents).
    */
-  constructor(device: GPUDevice) {
+  constructor(device: GPUDevice, options: { poison?: boolean } = {}) {
     this.#device = device;
+    this.#poison = options.poison ?? false;
   }
 
   /**
@@ -74,6 +78,9 @@ export class BufferPool {
     }
     this.#inUse.add(buffer);
     this.#stats.bytesInUse += size;
+    if (this.#poison) {
+      this.#device.queue.writeBuffer(buffer, 0, new Float32Array(size / 4).fill(NaN));
+    }
     return buffer;
   }
 

@@ -425,8 +425,16 @@ export async function runJob(ctx: RunContext, job: Job): Promise<JobResult> {
       foregroundProbability: t.foregroundProbability,
       prefetch: t.prefetch,
     });
-    const validation = valIdx.length > 0
-      ? await validationBatches(ctx.store, valIdx, {
+    // Whole batches only (the validation plan has a fixed batch size): cycle the validation
+    // cases to a multiple of B.
+    const valCases = valIdx.length > 0
+      ? Array.from(
+        { length: Math.ceil(valIdx.length / job.batchSize) * job.batchSize },
+        (_, k) => valIdx[k % valIdx.length],
+      )
+      : [];
+    const validation = valCases.length > 0
+      ? await validationBatches(ctx.store, valCases, {
         seed: jobSeed,
         patchSize: t.patchSize,
         batchSize: job.batchSize,

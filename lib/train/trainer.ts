@@ -436,6 +436,13 @@ export class Trainer {
     let sum = 0;
     const pend: Promise<Float32Array[]>[] = [];
     for (const b of batches) {
+      if (b.imageShape[0] !== this.config.batchSize) {
+        throw new RangeError(
+          `Cannot validate: a validation batch has ${
+            b.imageShape[0]
+          } patches, the plan ${this.config.batchSize}`,
+        );
+      }
       this.#io.rt.write(val.input, b.image);
       this.#io.rt.write(val.target!, b.target);
       pend.push(val.plan.submit([val.lossReadback!]));

@@ -61,6 +61,7 @@ gpuTest(
       // untrained network (≈ 0.1, the foreground fraction) or an empty prediction (0) scores.
       const full = rows.filter((r) => r.job.labeling === "full" && r.job.experiment === "I");
       const mean = full.reduce((a, r) => a + (r.dsc ?? 0), 0) / full.length;
+      console.log(`tiny protocol: mean DSC (full, I) ${mean.toFixed(3)}`);
       assert.ok(mean > 0.3, `mean DSC ${mean}`);
       // Predictions were written as NIfTI for every test case of every job.
       const preds = [...Deno.readDirSync(`${single}/jobs/f0-full-I-b2/predictions`)];
