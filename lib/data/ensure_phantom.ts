@@ -19,10 +19,10 @@ import {
 import type { DatasetKind } from "./types.ts";
 
 /**
- * Version of the phantom generators. Bump it whenever a change alters a generated voxel, so
- * that cached datasets are regenerated.
+ * Version of each phantom generator. Bump a kind's version whenever a change alters one of its
+ * generated voxels, so that cached datasets are regenerated.
  */
-export const PHANTOM_VERSION = 2;
+export const PHANTOM_VERSION: Readonly<Record<DatasetKind, number>> = { acdc: 3, brats: 2 };
 
 /** Options of {@linkcode ensurePhantom}: the generator options of the kind. */
 export type PhantomOptions = AcdcPhantomOptions | BratsPhantomOptions;
@@ -68,7 +68,7 @@ export async function phantomKey(
   }
   const resolved: Record<string, unknown> = { ...defaults, ...options };
   const sorted = Object.fromEntries(Object.keys(resolved).sort().map((k) => [k, resolved[k]]));
-  const text = JSON.stringify({ kind, version: PHANTOM_VERSION, options: sorted });
+  const text = JSON.stringify({ kind, version: PHANTOM_VERSION[kind], options: sorted });
   const digest = new Uint8Array(
     await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)),
   );
@@ -99,8 +99,8 @@ export async function ensurePhantom(
   options: PhantomOptions = {},
 ): Promise<string> {
   const { options: resolved, key } = await phantomKey(kind, options);
-  const root = `${cacheDir}/${kind}-phantom-v${PHANTOM_VERSION}-${key}`;
-  if (await _complete(root)) return root;
+  const root = `${cacheDir}/${kind}-phantom-v${PHANTOM_VERSION[kind]}-${key}`;
+  if (await _complete(root, kind)) return root;
   await Deno.mkdir(cacheDir, { recursive: true });
   const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
   const tmp = `${root}.tmp-${Deno.pid}-${rand}`;
@@ -110,7 +110,7 @@ export async function ensurePhantom(
       : await generateBratsPhantom(tmp, resolved as BratsPhantomOptions);
     const marker: PhantomMarker = {
       kind,
-      version: PHANTOM_VERSION,
+      version: PHANTOM_VERSION[kind],
       options: resolved,
       cases: summary.cases,
       seconds: summary.seconds,
@@ -119,7 +119,7 @@ export async function ensurePhantom(
     try {
       await Deno.rename(tmp, root);
     } catch (err) {
-      if (await _complete(root)) {
+      if (await _complete(root, kind)) {
         // Another process finished first: keep its copy.
         await Deno.remove(tmp, { recursive: true });
       } else if (await _exists(root)) {
@@ -146,10 +146,10 @@ async function _exists(path: string): Promise<boolean> {
   }
 }
 
-async function _complete(root: string): Promise<boolean> {
+async function _complete(root: string, kind: DatasetKind): Promise<boolean> {
   try {
     const marker = JSON.parse(await Deno.readTextFile(`${root}/${MARKER}`)) as PhantomMarker;
-    return marker.version === PHANTOM_VERSION;
+    return marker.version === PHANTOM_VERSION[kind];
   } catch {
     return false;
   }

@@ -18,7 +18,7 @@ Deno.test("ensurePhantom generates once, atomically, and reuses the cached datas
       ensurePhantom("brats", cache, TINY),
     ]);
     assert.equal(a, b);
-    assert.match(a, new RegExp(`/brats-phantom-v${PHANTOM_VERSION}-[0-9a-f]{16}$`));
+    assert.match(a, new RegExp(`/brats-phantom-v${PHANTOM_VERSION.brats}-[0-9a-f]{16}$`));
     // Only the finished folder remains: no temporary siblings.
     assert.deepEqual(await entries(cache), [a.slice(cache.length + 1)]);
     const marker = JSON.parse(await Deno.readTextFile(`${a}/phantom.json`));

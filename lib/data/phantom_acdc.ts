@@ -359,7 +359,7 @@ function _groupParams(group: string, g: Rng): GroupParams {
       return {
         rc: u(30, 36),
         t: u(5.5, 7.5),
-        ef: u(0.1, 0.3),
+        ef: u(0.2, 0.35),
         rvScale: u(1, 1.15),
         rvEf: u(0.25, 0.45),
         len: u(95, 108),
@@ -379,7 +379,7 @@ function _groupParams(group: string, g: Rng): GroupParams {
       return {
         rc: u(27, 33),
         t: u(7, 9),
-        ef: u(0.25, 0.45),
+        ef: u(0.3, 0.45),
         rvScale: u(0.95, 1.1),
         rvEf: u(0.35, 0.55),
         len: u(90, 102),
@@ -425,10 +425,10 @@ function _frameHeart(p: GroupParams, es: boolean): Heart {
       tInfarct,
     };
   }
-  // ES: the base descends (8 % shorter), the cavity keeps (1 − EF) of its volume and the
+  // ES: the base descends (15 % shorter), the cavity keeps (1 − EF) of its volume and the
   // myocardial cross-section area is conserved, so the wall thickens; the RV cavity keeps
   // (1 − RV EF) of its volume (depth and width shrink); an infarct stays akinetic.
-  const shorten = 0.92;
+  const shorten = 0.85;
   const rc = p.rc * Math.sqrt((1 - p.ef) / shorten);
   const area = (rEpi * rEpi - p.rc * p.rc) / shorten;
   const t = Math.sqrt(rc * rc + area) - rc;

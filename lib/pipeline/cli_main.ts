@@ -37,6 +37,14 @@ function _int(v: string | undefined, flag: string): number | undefined {
   return n;
 }
 
+function _shard(text: string) {
+  try {
+    return parseShard(text);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
 const RUN_OPTIONS = {
   data: { type: "string" },
   out: { type: "string" },
@@ -123,7 +131,7 @@ async function _main(argv: string[]): Promise<number> {
         only: v.only?.split(",").map((s) => s.trim()).filter(Boolean),
         resume: v.resume,
         seed: _int(v.seed, "--seed"),
-        shard: v.shard ? parseShard(v.shard) : undefined,
+        shard: v.shard ? _shard(v.shard) : undefined,
         workers: _int(v.workers, "--workers"),
         progress,
       });

@@ -193,6 +193,24 @@ export function lossOptions(
   };
 }
 
+/**
+ * The learning rate for batch size B: `lr · (B / reference)^p` with p = 0 (none), ½ (sqrt)
+ * or 1 (linear).
+ *
+ * @param lr Base learning rate.
+ * @param batchSize B.
+ * @param scaling Kind and reference batch size.
+ * @returns The scaled learning rate.
+ */
+export function scaledLr(
+  lr: number,
+  batchSize: number,
+  scaling: { kind: "none" | "sqrt" | "linear"; reference: number },
+): number {
+  const p = scaling.kind === "linear" ? 1 : scaling.kind === "sqrt" ? 0.5 : 0;
+  return lr * (batchSize / scaling.reference) ** p;
+}
+
 function _timestamp(): string {
   const d = new Date();
   const p = (n: number) => String(n).padStart(2, "0");
@@ -448,7 +466,7 @@ export async function runJob(ctx: RunContext, job: Job): Promise<JobResult> {
       batchSize: job.batchSize,
       patch: t.patchSize,
       loss,
-      optimizer: t.optimizer,
+      optimizer: { ...t.optimizer, lr: scaledLr(t.optimizer.lr, job.batchSize, t.lrScaling) },
       schedule: t.schedule,
       epochs: t.epochs,
       samplesPerEpoch: trainIdx.length,

@@ -220,6 +220,14 @@ export const TrainingSchema = z.strictObject({
     eps: z.number().positive().default(1e-8).describe("Adam ε"),
     weightDecay: nonNegNumber("L2").default(0).describe("L2 weight decay"),
   }).default({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 }),
+  lrScaling: z.strictObject({
+    kind: z.enum(["none", "sqrt", "linear"]).describe(
+      "How the learning rate scales with the batch size: lr·(B/reference)^{0, ½, 1}",
+    ),
+    reference: posInt("batch size").describe("Batch size the base learning rate is for"),
+  }).default({ kind: "none", reference: 1 }).describe(
+    "Learning-rate scaling with B (fixed-epoch budgets give large B fewer steps)",
+  ),
   schedule: z.strictObject({
     factor: z.number().positive().max(1).default(0.2).describe("LR factor on plateau"),
     patience: posInt("epochs").default(30).describe("Epochs without improvement before LR drop"),
@@ -263,6 +271,10 @@ export const PhantomTrainingSchema = z.strictObject({
     "Foreground patch probability",
   ),
   lr: z.number().positive().optional().describe("Adam learning rate"),
+  lrScaling: z.strictObject({
+    kind: z.enum(["none", "sqrt", "linear"]),
+    reference: posInt("batch size"),
+  }).optional().describe("Learning-rate scaling with B"),
   schedule: z.strictObject({
     factor: z.number().positive().max(1).optional(),
     patience: posInt("epochs").optional(),

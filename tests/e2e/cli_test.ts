@@ -1,0 +1,53 @@
+/** The CLI as a user meets it: usage errors, a broken pipeline file, and `analyze`. */
+
+import assert from "node:assert/strict";
+import { gpuTest } from "../_helpers/gpu.ts";
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", "--allow-env", "cli.ts", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
+}
+
+Deno.test("cli rejects a broken pipeline before any work, listing every problem by field path", async () => {
+  const r = await cli("run", "tests/testdata/pipelines/broken.ts", "--out", "/nonexistent/never");
+  assert.equal(r.code, 2);
+  assert.match(r.err, /Invalid pipeline tests\/testdata\/pipelines\/broken\.ts: 6 problem\(s\)/);
+  assert.match(r.err, /name: expected lowercase letters, digits, _ or -/);
+  assert.match(r.err, /experiments\.I_eps\.loss\.epsilon: expected a number ≥ 0 or "heuristic"/);
+  assert.match(r.err, /experiments\.Q\.loss\.phi: expected "I", "CI", "BI", "BCI"/);
+  assert.match(r.err, /experiments\.Q\.loss\.epsilon: expected a number ≥ 0 or "heuristic"/);
+  assert.match(r.err, /experiments\.L\.loss: unknown field\(s\) "typo"/);
+  assert.match(r.err, /training\.batchSizes\.0: expected a positive integer \(batch size\)/);
+  // Nothing was written.
+  await assert.rejects(() => Deno.stat("/nonexistent/never"));
+});
+
+Deno.test("cli explains usage errors", async () => {
+  const a = await cli("run");
+  assert.equal(a.code, 2);
+  assert.match(a.err, /Missing pipeline file/);
+  const b = await cli("run", "pipelines/tiny_brats.ts", "--shard", "3/2");
+  assert.equal(b.code, 2);
+  assert.match(b.err, /Invalid --shard: expected i\/n with 1 ≤ i ≤ n, got "3\/2"/);
+  const c = await cli("frobnicate", "x");
+  assert.equal(c.code, 2);
+  assert.match(c.err, /Unknown command "frobnicate"/);
+  const d = await cli("run", "pipelines/missing.ts");
+  assert.equal(d.code, 1);
+  assert.match(d.err, /Cannot load pipeline pipelines\/missing\.ts/);
+});
+
+gpuTest("cli analyze predicts the regimes of the tiny preset before training", async () => {
+  const r = await cli("analyze", "pipelines/tiny_brats.ts");
+  assert.equal(r.code, 0, r.err);
+  const line = (lab: string, exp: string) =>
+    r.out.split("\n").find((l) => l.startsWith(lab) && l.includes(` ${exp} `)) ?? "";
+  assert.match(line("partial", "I"), /ignores missing labels/);
+  assert.match(line("partial", "BI"), /learns empty maps/);
+  assert.match(r.out, /ratio = mean \|∂L\/∂ŷ\|/);
+});
