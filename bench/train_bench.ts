@@ -51,7 +51,9 @@ for (const [name, def, B] of [["acdc", acdc, 2], ["brats", brats, 4]] as const) 
   const store = await CaseStore.load(pool, records, PHANTOM_PREPROCESSING[kind]);
   const model = modelConfig(p);
   const K = model.outChannels;
-  const target = K === 1 ? { encoding: "binary" as const } : { encoding: "oneHot" as const, classes: K };
+  const target = K === 1
+    ? { encoding: "binary" as const }
+    : { encoding: "oneHot" as const, classes: K };
   const { options } = lossOptions(p.experiments.I.loss);
   const loss = { ...options, epsilon: 1e-7 };
   const cases = Array.from({ length: store.size }, (_, i) => i);
