@@ -28,8 +28,8 @@ export const bratsBase = {
         patchSize: [16, 32, 32],
         epochs: 10,
         lr: 0.005,
-        // A fixed epoch budget gives B = 8 a quarter of B = 2's steps: scale the LR with B.
-        lrScaling: { kind: "linear", reference: 4 },
+        // A fixed epoch budget gives B = 8 half of B = 4's steps: double its LR (B ≤ 4 keep it).
+        lrScaling: { kind: "linear-up", reference: 4 },
         checkpointEvery: 100,
         validationFraction: 0.1,
         foregroundProbability: 0.8,

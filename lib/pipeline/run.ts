@@ -195,7 +195,7 @@ export function lossOptions(
 
 /**
  * The learning rate for batch size B: `lr · (B / reference)^p` with p = 0 (none), ½ (sqrt)
- * or 1 (linear).
+ * or 1 (linear); `linear-up` scales only batch sizes above the reference (`lr · max(1, B/ref)`).
  *
  * @param lr Base learning rate.
  * @param batchSize B.
@@ -205,8 +205,9 @@ export function lossOptions(
 export function scaledLr(
   lr: number,
   batchSize: number,
-  scaling: { kind: "none" | "sqrt" | "linear"; reference: number },
+  scaling: { kind: "none" | "sqrt" | "linear" | "linear-up"; reference: number },
 ): number {
+  if (scaling.kind === "linear-up") return lr * Math.max(1, batchSize / scaling.reference);
   const p = scaling.kind === "linear" ? 1 : scaling.kind === "sqrt" ? 0.5 : 0;
   return lr * (batchSize / scaling.reference) ** p;
 }

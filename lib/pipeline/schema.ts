@@ -221,8 +221,8 @@ export const TrainingSchema = z.strictObject({
     weightDecay: nonNegNumber("L2").default(0).describe("L2 weight decay"),
   }).default({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 }),
   lrScaling: z.strictObject({
-    kind: z.enum(["none", "sqrt", "linear"]).describe(
-      "How the learning rate scales with the batch size: lr·(B/reference)^{0, ½, 1}",
+    kind: z.enum(["none", "sqrt", "linear", "linear-up"]).describe(
+      "LR scaling with B: lr·(B/reference)^{0, ½, 1}; linear-up scales only B above the reference",
     ),
     reference: posInt("batch size").describe("Batch size the base learning rate is for"),
   }).default({ kind: "none", reference: 1 }).describe(
@@ -272,7 +272,7 @@ export const PhantomTrainingSchema = z.strictObject({
   ),
   lr: z.number().positive().optional().describe("Adam learning rate"),
   lrScaling: z.strictObject({
-    kind: z.enum(["none", "sqrt", "linear"]),
+    kind: z.enum(["none", "sqrt", "linear", "linear-up"]),
     reference: posInt("batch size"),
   }).optional().describe("Learning-rate scaling with B"),
   schedule: z.strictObject({
