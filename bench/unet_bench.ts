@@ -10,7 +10,9 @@
  *   loss is awaited (the loss is still read back every step, one step later);
  * - `ratio_vs_tfjs_webgpu`: tfjs-webgpu's measured median on this machine / ours.
  *
- * Options: `--steps N` (timed steps, default 10), `--batch 1,2,4`.
+ * Options: `--steps N` (timed steps, default 10), `--batch 1,2,4`, `--long N`: also run N
+ * pipelined steps and report host RSS and buffer-pool growth between step 100 and step N
+ * (buffers are bound once per plan; nothing may grow).
  *
  * @module
  */
@@ -55,7 +57,7 @@ function ballMask(B: number, n: number, rng: Rng): Float32Array {
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { steps: { type: "string" }, batch: { type: "string" } },
+    options: { steps: { type: "string" }, batch: { type: "string" }, long: { type: "string" } },
   });
   const timed = Number(values.steps ?? 10);
   const batches = (values.batch ?? "1,2,4").split(",").map(Number);
@@ -115,6 +117,30 @@ if (import.meta.main) {
       pending = p;
     }
     await pending;
+    let memory: Record<string, number> | undefined;
+    if (values.long) {
+      const total = Number(values.long);
+      let rss100 = 0, created100 = 0;
+      let inflight: Promise<Float32Array[]> | undefined;
+      for (let i = 0; i < total; i++) {
+        plan.adam!.setStep(++step, 1e-3);
+        const p = plan.plan.submit([plan.lossReadback!]);
+        if (inflight) await inflight;
+        inflight = p;
+        if (i === 99) {
+          rss100 = Deno.memoryUsage().rss;
+          created100 = pool.stats.created;
+        }
+      }
+      await inflight;
+      memory = {
+        long_steps: total,
+        rss_mb_at_100: Math.round(rss100 / 2 ** 20),
+        rss_mb_at_end: Math.round(Deno.memoryUsage().rss / 2 ** 20),
+        pool_buffers_at_100: created100,
+        pool_buffers_at_end: pool.stats.created,
+      };
+    }
     const med = median(times);
     const pmed = median(ptimes);
     console.log(JSON.stringify({
@@ -132,6 +158,7 @@ if (import.meta.main) {
       dispatches: plan.plan.dispatches.length,
       build_ms: Math.round(buildMs),
       warmup_ms: Math.round(warmMs),
+      ...memory,
     }));
     plan.dispose();
     pool.destroy();

@@ -31,7 +31,12 @@ import { GpuRuntime } from "../gpu/runtime.ts";
 import type { DiceLossOptions, EpsilonInput } from "../loss/dice_options.ts";
 import { heuristicEpsilonFromSums } from "../loss/heuristic_epsilon.ts";
 import { writeNiftiFile } from "../nifti/write_nifti.ts";
-import { resolveUNetConfig, type UNetConfig, type UNetOverrides } from "../nn/unet_config.ts";
+import {
+  parameterCount,
+  resolveUNetConfig,
+  type UNetConfig,
+  type UNetOverrides,
+} from "../nn/unet_config.ts";
 import { CaseStore, createPatchPool, type PatchPool } from "../train/case_store.ts";
 import { SlidingWindowPredictor } from "../train/inference.ts";
 import { PatchStream, validationBatches } from "../train/patch_stream.ts";
@@ -640,6 +645,13 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
       const store = await CaseStore.load(patchPool, records, ds.preprocessing);
       log(`Loaded ${store.size} cases in ${((performance.now() - tl) / 1000).toFixed(1)} s`);
       try {
+        const model = modelConfig(p);
+        log(
+          `Model: ${p.model.preset} preset, filters ${JSON.stringify(model.filters)}, ` +
+            `${parameterCount(model).toLocaleString("en-US")} parameters; patch ${
+              JSON.stringify(p.training.patchSize)
+            }, ${p.training.epochs} epochs`,
+        );
         const ctx: RunContext = {
           pipeline: p,
           dir,
@@ -649,7 +661,7 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
           patchPool,
           store,
           split,
-          model: modelConfig(p),
+          model,
           log,
           progress: Boolean(o.progress),
           exampleCases: exampleCases(split, records, p.evaluation.examples),
