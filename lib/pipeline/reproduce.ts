@@ -30,7 +30,7 @@ const CellRef = z.strictObject({
   metric: z.enum(["dsc", "deltaVolumeMl", "auc"]),
 });
 
-const ReferenceSchema = z.strictObject({
+const ReferenceSchema: z.ZodType<Reference, unknown> = z.strictObject({
   schema: z.literal("dicelab.reference/1"),
   pipeline: z.string(),
   quick: z.boolean().default(false),
@@ -52,15 +52,63 @@ const ReferenceSchema = z.strictObject({
   })).default([]),
 });
 
-/** A reference file. */
-export type Reference = z.output<typeof ReferenceSchema>;
-/** A cell address. */
-export type CellAddress = z.output<typeof CellRef>;
+/** A cell address: a Table 1 cell (DSC or ΔV of a group) or a volume-ROC AUC. */
+export interface CellAddress {
+  /** Labeling. */
+  labeling: string;
+  /** Experiment. */
+  experiment: string;
+  /** Batch size. */
+  batchSize: number;
+  /** Group (DSC and ΔV cells). */
+  group?: string;
+  /** Metric. */
+  metric: "dsc" | "deltaVolumeMl" | "auc";
+}
 
-/** The minimal view of results.json used here. */
-interface ResultsLike {
+/** A claim of the paper as a bound on a cell or a ratio of two cells. */
+export interface ReferenceClaim {
+  /** Short statement. */
+  id: string;
+  /** Longer explanation. */
+  description?: string;
+  /** `ratio`: a/b; `below`/`above`: a. */
+  kind: "ratio" | "below" | "above";
+  /** First cell. */
+  a: CellAddress;
+  /** Second cell (ratio). */
+  b?: CellAddress;
+  /** Lower bound. */
+  min?: number;
+  /** Upper bound. */
+  max?: number;
+}
+
+/** A reference file (`dicelab.reference/1`). */
+export interface Reference {
+  /** Format id. */
+  schema: "dicelab.reference/1";
+  /** Pipeline name. */
   pipeline: string;
+  /** Whether the run used `--quick`. */
+  quick: boolean;
+  /** Provenance note. */
+  note?: string;
+  /** Allowed absolute deviations per metric. */
+  tolerances: { dsc: number; deltaVolumeMl: number; auc: number };
+  /** Expected cell values (null: no cases). */
+  cells: (CellAddress & { value: number | null })[];
+  /** The paper's claims. */
+  claims: ReferenceClaim[];
+}
+
+/** The part of a run's results.json that reproduction checks read. */
+export interface ResultsLike {
+  /** Pipeline name. */
+  pipeline: string;
+  /** Table 1's class and groups. */
   target: { className: string; groups: [string, string] };
+  /** Per-case rows. */
   rows: {
     job: { experiment: string; labeling: string; batchSize: number; fold: number };
     group: string;

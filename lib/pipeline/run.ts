@@ -124,12 +124,12 @@ export function effectivePipeline(
   if (o.phantom) {
     const m = p.dataset.phantom.model ?? {};
     for (const [k, v] of Object.entries(m)) {
-      if (v !== undefined) (out.model as Record<string, unknown>)[k] = v;
+      if (v !== undefined) (out.model as unknown as Record<string, unknown>)[k] = v;
     }
     const t = p.dataset.phantom.training ?? {};
     const { schedule, lr, ...rest } = t;
     for (const [k, v] of Object.entries(rest)) {
-      if (v !== undefined) (out.training as Record<string, unknown>)[k] = v;
+      if (v !== undefined) (out.training as unknown as Record<string, unknown>)[k] = v;
     }
     if (lr !== undefined) out.training.optimizer.lr = lr;
     if (schedule) {

@@ -7,6 +7,7 @@
  */
 
 import { z } from "zod";
+import type { Pipeline, PipelineInput } from "./types.ts";
 
 const PHI_VALUES = ["I", "CI", "BI", "BCI", "image", "class", "batch", "all"] as const;
 
@@ -37,7 +38,7 @@ const EpsilonTerm = z.union([
 ], { error: EPSILON_HINT });
 
 /** ε of a loss: a term, one term per kept class, or the heuristic of Sect. 2.3. */
-export const EpsilonSchema = z.union([
+const EpsilonSchema = z.union([
   EpsilonTerm,
   z.array(EpsilonTerm, { error: EPSILON_HINT }).min(1, { error: EPSILON_HINT }),
   z.literal("heuristic", { error: EPSILON_HINT }),
@@ -59,7 +60,7 @@ const lossCommon = {
 };
 
 /** A loss from the Dice family: a discriminated union on `kind`. */
-export const LossSchema = z.discriminatedUnion("kind", [
+const LossSchema = z.discriminatedUnion("kind", [
   z.strictObject({
     kind: z.literal("softDice").describe("Plain soft Dice (Eq. 3)"),
     ...lossCommon,
@@ -82,7 +83,7 @@ export const LossSchema = z.discriminatedUnion("kind", [
 );
 
 /** One experiment: a named loss configuration. */
-export const ExperimentSchema = z.strictObject({
+const ExperimentSchema = z.strictObject({
   label: z.string().optional().describe('Display name in tables and figures (e.g. "I_ε")'),
   loss: LossSchema,
   batchSizes: z.array(posInt("batch size")).min(1).optional().describe(
@@ -94,7 +95,7 @@ export const ExperimentSchema = z.strictObject({
 });
 
 /** A labeling protocol applied to the training labels (evaluation always uses full labels). */
-export const LabelingSchema = z.discriminatedUnion("kind", [
+const LabelingSchema = z.discriminatedUnion("kind", [
   z.strictObject({
     kind: z.literal("full").describe("Every training label as annotated"),
   }),
@@ -115,7 +116,7 @@ export const LabelingSchema = z.discriminatedUnion("kind", [
 ], { error: 'expected labeling kind "full", "emptyGroup" or "removeClass"' });
 
 /** Preprocessing of cases before patches are sampled. */
-export const PreprocessingSchema = z.strictObject({
+const PreprocessingSchema = z.strictObject({
   spacing: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()])
     .optional().describe("Target voxel spacing [d, h, w] in mm; default keep"),
   size: triple("voxels").optional().describe(
@@ -133,7 +134,7 @@ export const PreprocessingSchema = z.strictObject({
 });
 
 /** The dataset: kind, optional real root, preprocessing, phantom options. */
-export const DatasetSchema = z.strictObject({
+const DatasetSchema = z.strictObject({
   kind: z.enum(["acdc", "brats"], { error: 'expected dataset.kind "acdc" or "brats"' })
     .describe("Dataset layout and task"),
   root: z.string().optional().describe(
@@ -170,7 +171,7 @@ const activation = z.discriminatedUnion("kind", [
 ]).describe("Activation");
 
 /** Model: a preset plus field overrides. */
-export const ModelSchema = z.strictObject({
+const ModelSchema = z.strictObject({
   preset: z.enum(["brats", "acdc", "nnn-bench", "tiny"], {
     error: 'expected model.preset "brats", "acdc", "nnn-bench" or "tiny"',
   }).describe("Network preset (No New-Net style 3D U-Net)"),
@@ -193,7 +194,7 @@ export const ModelSchema = z.strictObject({
 });
 
 /** Data augmentation (applied in the patch workers). */
-export const AugmentationSchema = z.strictObject({
+const AugmentationSchema = z.strictObject({
   enabled: z.boolean().default(true).describe("Master switch"),
   rotationDegrees: nonNegNumber("degrees").default(10).describe("Max in-plane rotation (±)"),
   scale: z.tuple([z.number().positive(), z.number().positive()]).default([0.9, 1.1]).describe(
@@ -207,7 +208,7 @@ export const AugmentationSchema = z.strictObject({
 });
 
 /** Training: batch sizes, budget, optimiser, schedule, patches, workers. */
-export const TrainingSchema = z.strictObject({
+const TrainingSchema = z.strictObject({
   batchSizes: z.array(posInt("batch size")).min(1).default([2]).describe("Batch sizes B"),
   epochs: posInt("epochs").default(100).describe(
     "Maximum epochs; an epoch is one sample per training case",
@@ -261,7 +262,7 @@ export const TrainingSchema = z.strictObject({
 });
 
 /** Training fields a phantom run replaces (all optional, no defaults). */
-export const PhantomTrainingSchema = z.strictObject({
+const PhantomTrainingSchema = z.strictObject({
   batchSizes: z.array(posInt("batch size")).min(1).optional().describe("Batch sizes B"),
   epochs: posInt("epochs").optional().describe("Maximum epochs"),
   patchSize: triple("voxels").optional().describe("Training patch [d, h, w]"),
@@ -283,7 +284,7 @@ export const PhantomTrainingSchema = z.strictObject({
 });
 
 /** Evaluation: folds, sliding window, target class and groups, bootstrap. */
-export const EvaluationSchema = z.strictObject({
+const EvaluationSchema = z.strictObject({
   folds: posInt("folds").default(5).describe("Cross-validation folds (by subject)"),
   foldRule: z.enum(["random", "acdc"]).default("random").describe(
     'Fold assignment: seeded random by subject, or "acdc" (patient p → fold (p−1) mod 5)',
@@ -309,7 +310,7 @@ export const EvaluationSchema = z.strictObject({
 });
 
 /** Overrides applied by `--quick`. */
-export const QuickSchema = z.strictObject({
+const QuickSchema = z.strictObject({
   folds: z.array(z.number().int().min(0)).optional().describe("Folds run (indices)"),
   labelings: z.array(z.string()).optional().describe("Labelings run"),
   experiments: z.array(z.string()).optional().describe("Experiments run"),
@@ -322,7 +323,7 @@ export const QuickSchema = z.strictObject({
 });
 
 /** A whole pipeline. */
-export const PipelineSchema = z.strictObject({
+const _PipelineSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, {
     error: "expected lowercase letters, digits, _ or - (it names run folders)",
   }).describe("Pipeline name"),
@@ -343,19 +344,20 @@ export const PipelineSchema = z.strictObject({
   quick: QuickSchema.default({}).describe("Reduced preset for --quick"),
 });
 
-/** A pipeline as written in a pipeline file (defaults may be omitted). */
-export type PipelineInput = z.input<typeof PipelineSchema>;
-/** A validated pipeline with every default filled in. */
-export type Pipeline = z.output<typeof PipelineSchema>;
-/** A validated loss configuration. */
-export type LossConfig = z.output<typeof LossSchema>;
-/** A validated experiment. */
-export type ExperimentConfig = z.output<typeof ExperimentSchema>;
-/** A validated labeling. */
-export type LabelingConfig = z.output<typeof LabelingSchema>;
-/** A validated model section. */
-export type ModelConfig = z.output<typeof ModelSchema>;
-/** A validated training section. */
-export type TrainingConfig = z.output<typeof TrainingSchema>;
-/** A validated evaluation section. */
-export type EvaluationConfig = z.output<typeof EvaluationSchema>;
+/**
+ * The pipeline schema. Its output and input types are the explicit {@linkcode Pipeline} and
+ * {@linkcode PipelineInput} of `types.ts` (the annotation makes the compiler check that they
+ * agree with the schema).
+ */
+export const PipelineSchema: z.ZodType<Pipeline, PipelineInput> = _PipelineSchema;
+
+export type {
+  EvaluationConfig,
+  ExperimentConfig,
+  LabelingConfig,
+  LossConfig,
+  ModelConfig,
+  Pipeline,
+  PipelineInput,
+  TrainingConfig,
+} from "./types.ts";
