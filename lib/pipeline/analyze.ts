@@ -21,6 +21,7 @@ import { heuristicEpsilonFromSums } from "../loss/heuristic_epsilon.ts";
 import { analyzeRegime, type ClassRegime, type MapVolumes } from "../loss/regime.ts";
 import { CaseStore, createPatchPool } from "../train/case_store.ts";
 import { validationBatches } from "../train/patch_stream.ts";
+import { SampleSchedule } from "../train/sampling.ts";
 import { enumerateJobs } from "./jobs.ts";
 import { effectivePipeline, lossOptions, modelConfig, resolveDataset } from "./run.ts";
 import type { Pipeline } from "./schema.ts";
@@ -131,10 +132,21 @@ export async function analyzePipeline(
         if (seen.has(key)) continue;
         seen.add(key);
         const labeling = p.labelings[job.labeling] as Labeling;
-        const maps: { train: number[]; pred: number[] }[] = full.map((b) => ({
+        const perCase = full.map((b) => ({
           train: sumsOf(labelTarget(b.target, K, b.groups[0], labeling)),
           pred: sumsOf(b.target),
         }));
+        // The maps an epoch draws (with the experiment's ED:ES ratio, as training does).
+        const ratio = p.experiments[job.experiment].edEsRatio ?? p.training.edEsRatio;
+        const maps = ratio
+          ? [
+            ...new SampleSchedule(perCase.length, {
+              seed: p.seed,
+              groups: full.map((b) => b.groups[0]),
+              groupRatio: { ED: ratio[0], ES: ratio[1] },
+            }).epoch(0),
+          ].map((k) => perCase[k])
+          : perCase;
         const { options: lo, epsilon: epsIn } = lossOptions(p.experiments[job.experiment].loss);
         const classes = lo.classes ?? Array.from({ length: K }, (_, k) => k);
         const epsilon: EpsilonInput = epsIn === "heuristic"
