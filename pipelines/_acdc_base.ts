@@ -25,10 +25,11 @@ export const acdcBase = {
     preprocessing: { spacing: [2.5, 1.5625, 1.5625], size: [48, 192, 192] },
     phantom: {
       options: {},
-      model: { filters: [8, 16, 32] },
+      model: { filters: [4, 8, 16] },
       training: {
         patchSize: [8, 48, 48],
-        epochs: 8,
+        epochs: 10,
+        lr: 0.005,
         checkpointEvery: 100,
         validationFraction: 0.1,
         foregroundProbability: 1,

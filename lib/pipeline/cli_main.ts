@@ -19,8 +19,8 @@ const USAGE = `dicelab — Dice-loss experiments on WebGPU
 Usage:
   deno task run <pipeline.ts> [--data DIR] [--out DIR] [--quick] [--folds N] [--only EXP[,EXP]]
                               [--resume] [--seed N] [--shard i/n] [--workers N]
-  deno task reproduce <pipeline.ts> --expect FILE [--run DIR] [--quick] [--data DIR] [--out DIR]
-                              [--update]
+  deno task reproduce <pipeline.ts> --expect FILE [--run DIR] [--quick] [--folds N] [--data DIR]
+                              [--out DIR] [--update]
   deno task analyze <pipeline.ts> [--data DIR] [--quick] [--json]
   deno task merge <run-dir>
 
@@ -42,6 +42,20 @@ function _shard(text: string) {
     return parseShard(text);
   } catch (err) {
     throw new UsageError((err as Error).message);
+  }
+}
+
+async function _readJson(path: string, flag: string): Promise<unknown> {
+  let text;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    throw new UsageError(`Cannot read ${flag} ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${path} is not valid JSON: ${(err as Error).message}`);
   }
 }
 
@@ -148,6 +162,23 @@ async function _main(argv: string[]): Promise<number> {
     case "reproduce": {
       if (!v.expect) throw new UsageError("reproduce needs --expect FILE");
       const { pipeline } = await loadPipeline(target);
+      // The reference says which folds it was made from; the run uses the same ones.
+      const expected = v.update
+        ? undefined
+        : parseReference(await _readJson(v.expect, "--expect"), v.expect);
+      if (expected && expected.quick !== Boolean(v.quick)) {
+        throw new UsageError(
+          `The reference ${v.expect} was made ${expected.quick ? "with" : "without"} --quick; ` +
+            `run reproduce ${expected.quick ? "with" : "without"} it`,
+        );
+      }
+      let folds = _int(v.folds, "--folds") ?? expected?.folds;
+      if (expected && expected.folds !== folds) {
+        throw new UsageError(
+          `--folds ${folds ?? "(all)"} differs from the reference ${v.expect}, made from ` +
+            `${expected.folds ? `the first ${expected.folds} fold(s)` : "every fold"}`,
+        );
+      }
       let dir = v.run;
       if (!dir) {
         const s = await runPipeline({
@@ -156,6 +187,7 @@ async function _main(argv: string[]): Promise<number> {
           data: v.data,
           out: v.out,
           quick: v.quick,
+          folds,
           resume: Boolean(v.out),
           progress,
         });
@@ -167,6 +199,16 @@ async function _main(argv: string[]): Promise<number> {
             `Cannot compare: ${dir} holds pipeline "${run.pipeline.name}", not "${pipeline.name}"`,
           );
         }
+        if (v.update) folds = run.selection.folds;
+        else if (run.selection.folds !== folds) {
+          throw new Error(
+            `Cannot compare: ${dir} ran ${
+              run.selection.folds ? `the first ${run.selection.folds} fold(s)` : "every fold"
+            } but the reference ${v.expect} was made from ${
+              folds ? `the first ${folds} fold(s)` : "every fold"
+            }`,
+          );
+        }
       }
       const results = JSON.parse(await Deno.readTextFile(`${dir}/results.json`));
       if (v.update) {
@@ -176,6 +218,7 @@ async function _main(argv: string[]): Promise<number> {
         } catch { /* new reference */ }
         const ref = await writeReference(v.expect, results, {
           quick: Boolean(v.quick),
+          folds,
           tolerances: old?.tolerances ?? { dsc: 0.08, deltaVolumeMl: 5, auc: 0.15 },
           claims: old?.claims,
           note: old?.note,
@@ -185,8 +228,7 @@ async function _main(argv: string[]): Promise<number> {
         );
         return 0;
       }
-      const ref = parseReference(JSON.parse(await Deno.readTextFile(v.expect)), v.expect);
-      const { lines, ok } = compareWithReference(results, ref);
+      const { lines, ok } = compareWithReference(results, expected!);
       console.log(diffTable(lines));
       const failed = lines.filter((l) => !l.ok).length;
       console.log(

@@ -5,7 +5,7 @@
  *
  * Reference file (`dicelab.reference/1`):
  * ```json
- * { "schema": "dicelab.reference/1", "pipeline": "acdc", "quick": true,
+ * { "schema": "dicelab.reference/1", "pipeline": "acdc", "quick": true, "folds": 2,
  *   "tolerances": { "dsc": 0.08, "deltaVolumeMl": 3, "auc": 0.15 },
  *   "cells": [{ "labeling": "partial", "experiment": "I", "batchSize": 2, "group": "ES",
  *               "metric": "dsc", "value": 0.84 }],
@@ -14,6 +14,8 @@
  * ```
  * A cell's metric is `dsc` or `deltaVolumeMl` (mean over the group's test cases of the target
  * class, pooled over folds) or `auc` (volume ROC of the labeling and configuration).
+ * `folds` (optional) says the reference was made from the first n folds only (`--folds n`);
+ * `reproduce` then runs the same folds.
  *
  * @module
  */
@@ -34,6 +36,7 @@ const ReferenceSchema: z.ZodType<Reference, unknown> = z.strictObject({
   schema: z.literal("dicelab.reference/1"),
   pipeline: z.string(),
   quick: z.boolean().default(false),
+  folds: z.number().int().positive().optional(),
   note: z.string().optional(),
   tolerances: z.strictObject({
     dsc: z.number().nonnegative(),
@@ -92,6 +95,8 @@ export interface Reference {
   pipeline: string;
   /** Whether the run used `--quick`. */
   quick: boolean;
+  /** The run used only the first n folds (`--folds n`); absent: every fold. */
+  folds?: number;
   /** Provenance note. */
   note?: string;
   /** Allowed absolute deviations per metric. */
@@ -258,6 +263,7 @@ export async function writeReference(
   results: ResultsLike,
   options: {
     quick: boolean;
+    folds?: number;
     tolerances: Reference["tolerances"];
     claims?: Reference["claims"];
     note?: string;
@@ -289,6 +295,7 @@ export async function writeReference(
     schema: "dicelab.reference/1",
     pipeline: results.pipeline,
     quick: options.quick,
+    ...(options.folds !== undefined ? { folds: options.folds } : {}),
     note: options.note,
     tolerances: options.tolerances,
     cells,

@@ -597,13 +597,20 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
   const pipelineJson =
     JSON.stringify({ schema: "dicelab.pipeline/1", source: o.source, ...resolved }, null, 2) + "\n";
   if (await _exists(`${dir}/pipeline.json`)) {
+    // Jobs are independent and named by id, so a run may grow or shrink its selection
+    // (`--folds 2` now, all folds later) as long as everything else is the same.
     const have = await Deno.readTextFile(`${dir}/pipeline.json`);
-    if (have !== pipelineJson) {
+    const unselect = (text: string) => {
+      const { selection: _s, ...rest } = JSON.parse(text);
+      return JSON.stringify(rest);
+    };
+    if (unselect(have) !== unselect(pipelineJson)) {
       throw new Error(
         `Cannot run into ${dir}: it holds a different pipeline or options (pipeline.json differs); ` +
           `use another --out or the same options`,
       );
     }
+    if (have !== pipelineJson) await writeFileAtomic(`${dir}/pipeline.json`, pipelineJson);
   } else {
     await writeFileAtomic(`${dir}/pipeline.json`, pipelineJson);
   }

@@ -51,3 +51,44 @@ gpuTest("cli analyze predicts the regimes of the tiny preset before training", a
   assert.match(line("partial", "BI"), /learns empty maps/);
   assert.match(r.out, /ratio = mean \|∂L\/∂ŷ\|/);
 });
+
+Deno.test("cli reproduce refuses a reference it cannot match before running anything", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dicelab-cli-" });
+  try {
+    const missing = await cli("reproduce", "pipelines/tiny_brats.ts", "--expect", `${dir}/no.json`);
+    assert.equal(missing.code, 2);
+    assert.match(missing.err, /Cannot read --expect .*no\.json/);
+    const ref = {
+      schema: "dicelab.reference/1",
+      pipeline: "tiny-brats",
+      quick: false,
+      folds: 1,
+      tolerances: { dsc: 0.1, deltaVolumeMl: 1, auc: 0.1 },
+      cells: [],
+    };
+    await Deno.writeTextFile(`${dir}/ref.json`, JSON.stringify(ref));
+    const quick = await cli(
+      "reproduce",
+      "pipelines/tiny_brats.ts",
+      "--expect",
+      `${dir}/ref.json`,
+      "--quick",
+    );
+    assert.equal(quick.code, 2);
+    assert.match(quick.err, /was made without --quick; run reproduce without it/);
+    const folds = await cli(
+      "reproduce",
+      "pipelines/tiny_brats.ts",
+      "--expect",
+      `${dir}/ref.json`,
+      "--folds",
+      "2",
+    );
+    assert.equal(folds.code, 2);
+    assert.match(folds.err, /--folds 2 differs from the reference .*the first 1 fold\(s\)/);
+    // Nothing was run.
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["ref.json"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -92,7 +92,32 @@ gpuTest(
       const r2 = (await readRows(sharded)).sort((x, y) => sortKey(x).localeCompare(sortKey(y)));
       assert.deepEqual(r2, r1);
 
-      // 3. A rerun with resume skips every finished job.
+      // 3. A run may change its selection on resume (first fold only, then all again); any other
+      // change to the pipeline is refused before anything is written.
+      const firstFold = await runPipeline({
+        pipeline,
+        source: "pipelines/tiny_brats.ts",
+        out: single,
+        cacheDir: CACHE,
+        resume: true,
+        folds: 1,
+        log: quiet,
+      });
+      assert.equal(firstFold.jobs, 4);
+      assert.equal(firstFold.skipped, 4);
+      await assert.rejects(
+        () =>
+          runPipeline({
+            pipeline: { ...pipeline, seed: pipeline.seed + 1 },
+            source: "pipelines/tiny_brats.ts",
+            out: single,
+            cacheDir: CACHE,
+            resume: true,
+            log: quiet,
+          }),
+        /holds a different pipeline/,
+      );
+      // A rerun with resume skips every finished job.
       const again = await runPipeline({
         pipeline,
         source: "pipelines/tiny_brats.ts",
