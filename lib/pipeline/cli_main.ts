@@ -11,6 +11,7 @@ import { analysisTable, analyzePipeline } from "./analyze.ts";
 import { loadPipeline, PipelineError } from "./define_pipeline.ts";
 import { parseShard } from "./jobs.ts";
 import { mergeRun, readResolvedRun } from "./merge.ts";
+import { compareExperiments, type CompareRows, comparisonTable } from "./compare.ts";
 import { compareWithReference, diffTable, parseReference, writeReference } from "./reproduce.ts";
 import { runPipeline } from "./run.ts";
 
@@ -23,6 +24,7 @@ Usage:
                               [--out DIR] [--update]
   deno task analyze <pipeline.ts> [--data DIR] [--quick] [--json]
   deno task merge <run-dir>
+  deno task compare <run-dir> --pairs A:B[,A:B] [--classes C[,C]] [--resamples N] [--json]
 
 Without --data the matching phantom dataset is generated once (cached in .cache/phantoms).`;
 
@@ -73,6 +75,9 @@ const RUN_OPTIONS = {
   run: { type: "string" },
   update: { type: "boolean" },
   json: { type: "boolean" },
+  pairs: { type: "string" },
+  classes: { type: "string" },
+  resamples: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -127,7 +132,9 @@ async function _main(argv: string[]): Promise<number> {
   }
   const target = positionals[0];
   if (!target) {
-    throw new UsageError(`Missing ${command === "merge" ? "run folder" : "pipeline file"}`);
+    throw new UsageError(
+      `Missing ${command === "merge" || command === "compare" ? "run folder" : "pipeline file"}`,
+    );
   }
   if (positionals.length > 1) throw new UsageError(`Unexpected argument "${positionals[1]}"`);
   const progress = Deno.stdout.isTerminal();
@@ -249,6 +256,30 @@ async function _main(argv: string[]): Promise<number> {
             "predicting the object everywhere). ≥ 0.05: learns empty maps; ≤ 0.001: ignores " +
             "missing labels.",
         );
+      }
+      return 0;
+    }
+    case "compare": {
+      if (!v.pairs) throw new UsageError("compare needs --pairs A:B[,A:B…] (experiment ids)");
+      const pairs = v.pairs.split(",").map((t) => {
+        const m = /^\s*([^:\s]+)\s*:\s*([^:\s]+)\s*$/.exec(t);
+        if (!m) throw new UsageError(`Invalid --pairs entry "${t}": expected A:B`);
+        return [m[1], m[2]] as [string, string];
+      });
+      const results = await _readJson(`${target}/results.json`, "run folder's") as CompareRows;
+      const comparisons = compareExperiments(results, {
+        pairs,
+        classes: v.classes?.split(",").map((c) => c.trim()).filter(Boolean),
+        resamples: _int(v.resamples, "--resamples"),
+      });
+      if (v.json) console.log(JSON.stringify(comparisons, null, 2));
+      else {
+        console.log(
+          `Paired bootstrap of the mean DSC difference over the same cases ` +
+            `(${_int(v.resamples, "--resamples") ?? 10000} resamples, seed 1), Holm-adjusted ` +
+            `over ${comparisons.length} tests:\n`,
+        );
+        console.log(comparisonTable(comparisons));
       }
       return 0;
     }

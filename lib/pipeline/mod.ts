@@ -19,3 +19,4 @@ export * from "./run.ts";
 export * from "./merge.ts";
 export * from "./reproduce.ts";
 export * from "./analyze.ts";
+export * from "./compare.ts";

@@ -40,6 +40,12 @@ Deno.test("cli explains usage errors", async () => {
   const d = await cli("run", "pipelines/missing.ts");
   assert.equal(d.code, 1);
   assert.match(d.err, /Cannot load pipeline pipelines\/missing\.ts/);
+  const e = await cli("compare", "runs/none");
+  assert.equal(e.code, 2);
+  assert.match(e.err, /compare needs --pairs A:B/);
+  const f = await cli("compare", "/nonexistent/run", "--pairs", "I:leaf");
+  assert.equal(f.code, 2);
+  assert.match(f.err, /Cannot read run folder's \/nonexistent\/run\/results\.json/);
 });
 
 gpuTest("cli analyze predicts the regimes of the tiny preset before training", async () => {
