@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { compareExperiments, comparisonTable, type CompareRows } from "./compare.ts";
+import { compareExperiments, type CompareRows, comparisonTable } from "./compare.ts";
 import { holm } from "../eval/multiple_comparisons.ts";
 
 /** 30 cases × 2 groups; "B" is "A" plus a shift (0 in ED, −0.1 in ES) plus small noise. */

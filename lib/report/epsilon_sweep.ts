@@ -88,5 +88,6 @@ export function epsilonSweepSvg(
 }
 
 function _fmt(v: number): string {
-  return v >= 1e-3 && v < 1e6 ? String(Math.round(v * 1000) / 1000) : v.toExponential(2);
+  if (v >= 100 && v < 1e6) return String(Math.round(v));
+  return v >= 1e-3 && v < 100 ? String(Number(v.toPrecision(3))) : v.toExponential(2);
 }

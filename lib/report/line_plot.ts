@@ -154,7 +154,7 @@ export function linePlotSvg(series: readonly LineSeries[], options: LinePlotOpti
   }
 
   const legendW = legend === "right" && series.length > 0
-    ? Math.min(340, 36 + CHAR_W * Math.max(...series.map((s) => s.label.length)))
+    ? Math.min(340, 40 + Math.max(...series.map((s) => _textWidth(s.label))))
     : 0;
   const m = {
     top: options.title ? 34 : 14,
@@ -284,6 +284,13 @@ export function linePlotSvg(series: readonly LineSeries[], options: LinePlotOpti
   }
   out.push(`</svg>`);
   return out.join("\n");
+}
+
+/** Estimated width of a 12 px sans-serif label (capitals and digits are wider than average). */
+function _textWidth(text: string): number {
+  let w = 0;
+  for (const ch of text) w += /[A-Z0-9_%]/.test(ch) ? 8.2 : CHAR_W;
+  return w;
 }
 
 function _checkLog(kind: string, v: number, axis: string, label: string): void {
