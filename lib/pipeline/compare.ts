@@ -60,6 +60,7 @@ export interface CompareOptions {
 
 /** The part of `results.json` that the comparison reads. */
 export interface CompareRows {
+  /** Per-case rows: the job, the case, its group and class, and the DSC (null: undefined). */
   rows: {
     job: { experiment: string; labeling: string; batchSize: number; fold: number };
     caseId: string;
