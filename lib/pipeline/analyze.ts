@@ -23,7 +23,13 @@ import { CaseStore, createPatchPool } from "../train/case_store.ts";
 import { validationBatches } from "../train/patch_stream.ts";
 import { SampleSchedule } from "../train/sampling.ts";
 import { enumerateJobs } from "./jobs.ts";
-import { effectivePipeline, lossOptions, modelConfig, resolveDataset } from "./run.ts";
+import {
+  edEsGroupRatio,
+  effectivePipeline,
+  lossOptions,
+  modelConfig,
+  resolveDataset,
+} from "./run.ts";
 import type { Pipeline } from "./schema.ts";
 
 /** One analysed configuration. */
@@ -137,13 +143,13 @@ export async function analyzePipeline(
           pred: sumsOf(b.target),
         }));
         // The maps an epoch draws (with the experiment's ED:ES ratio, as training does).
-        const ratio = p.experiments[job.experiment].edEsRatio ?? p.training.edEsRatio;
-        const maps = ratio
+        const groupRatio = edEsGroupRatio(p, job.experiment);
+        const maps = groupRatio
           ? [
             ...new SampleSchedule(perCase.length, {
               seed: p.seed,
               groups: full.map((b) => b.groups[0]),
-              groupRatio: { ED: ratio[0], ES: ratio[1] },
+              groupRatio,
             }).epoch(0),
           ].map((k) => perCase[k])
           : perCase;

@@ -47,6 +47,11 @@ function _shard(text: string) {
   }
 }
 
+/** "the first n fold(s)" or "every fold" for a `--folds` selection. */
+function _foldsText(folds: number | undefined): string {
+  return folds ? `the first ${folds} fold(s)` : "every fold";
+}
+
 async function _readJson(path: string, flag: string): Promise<unknown> {
   let text;
   try {
@@ -183,7 +188,7 @@ async function _main(argv: string[]): Promise<number> {
       if (expected && expected.folds !== folds) {
         throw new UsageError(
           `--folds ${folds ?? "(all)"} differs from the reference ${v.expect}, made from ` +
-            `${expected.folds ? `the first ${expected.folds} fold(s)` : "every fold"}`,
+            _foldsText(expected.folds),
         );
       }
       let dir = v.run;
@@ -209,11 +214,8 @@ async function _main(argv: string[]): Promise<number> {
         if (v.update) folds = run.selection.folds;
         else if (run.selection.folds !== folds) {
           throw new Error(
-            `Cannot compare: ${dir} ran ${
-              run.selection.folds ? `the first ${run.selection.folds} fold(s)` : "every fold"
-            } but the reference ${v.expect} was made from ${
-              folds ? `the first ${folds} fold(s)` : "every fold"
-            }`,
+            `Cannot compare: ${dir} ran ${_foldsText(run.selection.folds)} but the reference ` +
+              `${v.expect} was made from ${_foldsText(folds)}`,
           );
         }
       }
@@ -267,16 +269,17 @@ async function _main(argv: string[]): Promise<number> {
         return [m[1], m[2]] as [string, string];
       });
       const results = await _readJson(`${target}/results.json`, "run folder's") as CompareRows;
+      const resamples = _int(v.resamples, "--resamples") ?? 10000;
       const comparisons = compareExperiments(results, {
         pairs,
         classes: v.classes?.split(",").map((c) => c.trim()).filter(Boolean),
-        resamples: _int(v.resamples, "--resamples"),
+        resamples,
       });
       if (v.json) console.log(JSON.stringify(comparisons, null, 2));
       else {
         console.log(
           `Paired bootstrap of the mean DSC difference over the same cases ` +
-            `(${_int(v.resamples, "--resamples") ?? 10000} resamples, seed 1), Holm-adjusted ` +
+            `(${resamples} resamples, seed 1), Holm-adjusted ` +
             `over ${comparisons.length} tests:\n`,
         );
         console.log(comparisonTable(comparisons));

@@ -30,7 +30,7 @@ export interface Comparison {
   className: string;
   /** Number of paired cases. */
   n: number;
-  /** Mean DSC of a and of b. */
+  /** Mean DSC of a. */
   meanA: number;
   /** Mean DSC of b. */
   meanB: number;

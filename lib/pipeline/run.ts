@@ -217,6 +217,22 @@ export function scaledLr(
   return lr * (batchSize / scaling.reference) ** p;
 }
 
+/**
+ * The ED:ES sampling ratio an experiment trains with (its own `edEsRatio`, else the
+ * pipeline's), as a `SampleSchedule` group ratio; undefined: cases are drawn uniformly.
+ *
+ * @param p Effective pipeline.
+ * @param experiment Experiment id.
+ * @returns `{ ED, ES }` weights, or undefined.
+ */
+export function edEsGroupRatio(
+  p: Pipeline,
+  experiment: string,
+): Readonly<Record<string, number>> | undefined {
+  const ratio = p.experiments[experiment].edEsRatio ?? p.training.edEsRatio;
+  return ratio ? { ED: ratio[0], ES: ratio[1] } : undefined;
+}
+
 function _timestamp(): string {
   const d = new Date();
   const p = (n: number) => String(n).padStart(2, "0");
@@ -397,11 +413,10 @@ export async function runJob(ctx: RunContext, job: Job): Promise<JobResult> {
       : { encoding: "oneHot" as const, classes: K };
     const { options: lossBase, epsilon: epsIn } = lossOptions(exp.loss);
     const groups = trainIdx.map((i) => ctx.store.records[i].group);
-    const ratio = exp.edEsRatio ?? t.edEsRatio;
     const schedule = new SampleSchedule(trainIdx.length, {
       seed: jobSeed,
       groups,
-      groupRatio: ratio ? { ED: ratio[0], ES: ratio[1] } : undefined,
+      groupRatio: edEsGroupRatio(p, job.experiment),
     });
     let epsilon: EpsilonInput;
     if (epsIn === "heuristic") {
