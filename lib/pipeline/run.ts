@@ -41,7 +41,7 @@ import { CaseStore, createPatchPool, type PatchPool } from "../train/case_store.
 import { SlidingWindowPredictor } from "../train/inference.ts";
 import { PatchStream, validationBatches } from "../train/patch_stream.ts";
 import { SampleSchedule } from "../train/sampling.ts";
-import { Trainer } from "../train/trainer.ts";
+import { loadWeights, Trainer } from "../train/trainer.ts";
 import { enumerateJobs, type Job, type Shard, shardJobs } from "./jobs.ts";
 import { mergeRun } from "./merge.ts";
 import type { LossConfig, Pipeline } from "./schema.ts";
@@ -328,6 +328,9 @@ export interface RunContext {
   exampleCases: string[];
 }
 
+/** Which weights a job evaluated (`training.evaluateWeights`). */
+export type EvaluatedWeights = { kind: "final" } | { kind: "best"; epoch: number };
+
 /** What a finished job writes to `result.json`. */
 export interface JobResult {
   /** The job. */
@@ -492,6 +495,7 @@ export async function runJob(ctx: RunContext, job: Job): Promise<JobResult> {
       epochs: t.epochs,
       samplesPerEpoch: trainIdx.length,
       checkpointEvery: t.checkpointEvery,
+      keepBest: t.evaluateWeights === "best",
     }, {
       rt: ctx.rt,
       pool: ctx.pool,
@@ -517,6 +521,10 @@ export async function runJob(ctx: RunContext, job: Job): Promise<JobResult> {
         (100 * summary.dataWaitFraction).toFixed(1)
       } %`,
     );
+    const weights = await _selectWeights(trainer, t.evaluateWeights, summary.bestEpoch);
+    if (weights.kind === "best") {
+      log(`${job.id}: evaluating the best-validation weights (epoch ${weights.epoch})`);
+    }
     const predictor = new SlidingWindowPredictor(ctx.rt, ctx.pool, trainer.store, ctx.model, {
       window: t.patchSize,
       overlap: p.evaluation.window.overlap,
@@ -559,7 +567,7 @@ export async function runJob(ctx: RunContext, job: Job): Promise<JobResult> {
     const result: JobResult = {
       job,
       epsilon,
-      training: { ...summary },
+      training: { ...summary, evaluated: weights },
       rows,
       seconds: { train: (t1 - t0) / 1000, evaluate: (t2 - t1) / 1000 },
     };
@@ -568,6 +576,26 @@ export async function runJob(ctx: RunContext, job: Job): Promise<JobResult> {
   } finally {
     logFile.close();
   }
+}
+
+/**
+ * Load the weights to evaluate into the trainer's store: the best-validation ones when asked
+ * for and written (a run without validation cases has none), else keep the final ones.
+ */
+async function _selectWeights(
+  trainer: Trainer,
+  which: "final" | "best" | undefined,
+  bestEpoch: number,
+): Promise<EvaluatedWeights> {
+  if (which !== "best" || bestEpoch < 0) return { kind: "final" };
+  try {
+    await Deno.stat(trainer.bestWeightsPath);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { kind: "final" };
+    throw e;
+  }
+  await loadWeights(trainer.store, trainer.bestWeightsPath);
+  return { kind: "best", epoch: bestEpoch };
 }
 
 async function _writePrediction(dir: string, c: LoadedCase, labels: Uint8Array): Promise<void> {

@@ -259,6 +259,9 @@ const TrainingSchema = z.strictObject({
   ),
   prefetch: posInt("batches").default(4).describe("Batches queued ahead of the GPU"),
   checkpointEvery: posInt("steps").default(200).describe("Checkpoint interval in steps"),
+  evaluateWeights: z.enum(["final", "best"]).optional().describe(
+    'Weights evaluated on the test cases: "final" (absent: the last step\'s) or "best" (the epoch of the lowest validation loss)',
+  ),
 });
 
 /** Training fields a phantom run replaces (all optional, no defaults). */
@@ -267,6 +270,9 @@ const PhantomTrainingSchema = z.strictObject({
   epochs: posInt("epochs").optional().describe("Maximum epochs"),
   patchSize: triple("voxels").optional().describe("Training patch [d, h, w]"),
   checkpointEvery: posInt("steps").optional().describe("Checkpoint interval in steps"),
+  evaluateWeights: z.enum(["final", "best"]).optional().describe(
+    'Weights evaluated: "final" or "best" (lowest validation loss)',
+  ),
   validationFraction: z.number().min(0).max(0.5).optional().describe("Validation fraction"),
   foregroundProbability: z.number().min(0).max(1).optional().describe(
     "Foreground patch probability",

@@ -141,6 +141,11 @@ export interface PhantomTrainingConfig {
   patchSize?: [number, number, number];
   /** Checkpoint interval. */
   checkpointEvery?: number;
+  /**
+   * Weights evaluated on the test cases: `"final"` (also when absent) or `"best"` (the epoch of
+   * the lowest validation loss; without validation cases, the final weights).
+   */
+  evaluateWeights?: "final" | "best";
   /** Validation fraction. */
   validationFraction?: number;
   /** Foreground patch probability. */
@@ -235,6 +240,11 @@ export interface TrainingConfig {
   prefetch: number;
   /** Checkpoint interval in steps. */
   checkpointEvery: number;
+  /**
+   * Weights evaluated on the test cases: `"final"` (also when absent) or `"best"` (the epoch of
+   * the lowest validation loss; without validation cases, the final weights).
+   */
+  evaluateWeights?: "final" | "best";
 }
 
 /** The training section as written. */
@@ -265,6 +275,11 @@ export interface TrainingInput {
   prefetch?: number;
   /** Checkpoint interval in steps. */
   checkpointEvery?: number;
+  /**
+   * Weights evaluated on the test cases: `"final"` (also when absent) or `"best"` (the epoch of
+   * the lowest validation loss; without validation cases, the final weights).
+   */
+  evaluateWeights?: "final" | "best";
 }
 
 /** The evaluation section. */

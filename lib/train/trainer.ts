@@ -6,8 +6,9 @@
  * atomic checkpoints every N steps, bit-exact resume, and a NaN/Inf guard.
  *
  * Files written into the job folder: `checkpoint.ckpt` (latest training state),
- * `weights.ckpt` (final weights), `train.jsonl` (one line per step: loss, LR, gradient
- * telemetry, data wait), `epochs.jsonl` (one line per epoch: validation loss, LR).
+ * `weights.ckpt` (final weights), `best.ckpt` (with `keepBest`: the weights at the epoch of the
+ * lowest validation loss), `train.jsonl` (one line per step: loss, LR, gradient telemetry, data
+ * wait), `epochs.jsonl` (one line per epoch: validation loss, LR).
  *
  * @module
  */
@@ -71,6 +72,11 @@ export interface TrainerConfig {
   samplesPerEpoch: number;
   /** Checkpoint interval in steps. */
   checkpointEvery: number;
+  /**
+   * Also keep the weights of the epoch with the lowest validation loss in `best.ckpt`
+   * (written when the validation loss improves; needs validation batches). @default false
+   */
+  keepBest?: boolean;
 }
 
 /** Where the trainer gets data and writes files. */
@@ -107,6 +113,8 @@ export interface TrainSummary {
   lr: number;
   /** Best validation loss (Infinity without validation). */
   bestValidationLoss: number;
+  /** Epoch (0-based) of the best validation loss; -1 without validation. */
+  bestEpoch: number;
   /** Mean training loss of the last epoch. */
   lastTrainLoss: number;
   /** Fraction of step time spent waiting for data (this process). */
@@ -141,6 +149,7 @@ export interface StepRecord {
 
 const CHECKPOINT = "checkpoint.ckpt";
 const WEIGHTS = "weights.ckpt";
+const BEST_WEIGHTS = "best.ckpt";
 
 function _finite(x: number): number | null {
   return Number.isFinite(x) ? x : null;
@@ -182,6 +191,11 @@ export class Trainer {
   /** Path of the final weights. */
   get weightsPath(): string {
     return `${this.#io.dir}/${WEIGHTS}`;
+  }
+
+  /** Path of the best-validation weights (written with `keepBest`). */
+  get bestWeightsPath(): string {
+    return `${this.#io.dir}/${BEST_WEIGHTS}`;
   }
 
   async #saveTraining(step: number, sched: PlateauSchedule, extra: Record<string, unknown>) {
@@ -390,6 +404,9 @@ export class Trainer {
           );
           epochLossSum = 0;
           epochLossN = 0;
+          if (ev.improved && c.keepBest) {
+            await this.saveWeights(this.bestWeightsPath, { step, epoch, valLoss });
+          }
           if (ev.reduced) this.#log(`epoch ${epoch}: learning rate reduced to ${sched.lr}`);
           if (ev.stop) {
             earlyStopped = true;
@@ -424,6 +441,9 @@ export class Trainer {
       earlyStopped,
       lr: sched.lr,
       bestValidationLoss: sched.state.best,
+      bestEpoch: Number.isFinite(sched.state.best)
+        ? history.epochs - 1 - sched.state.sinceBest
+        : -1,
       lastTrainLoss: history.lastTrainLoss,
       dataWaitFraction: stats.elapsedMs > 0 ? stats.waitMs / stats.elapsedMs : 0,
       stepsPerSecond: stepsThisRun / Math.max(elapsed, 1e-9),
