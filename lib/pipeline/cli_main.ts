@@ -1,5 +1,5 @@
 /**
- * The command-line front end: `run`, `reproduce`, `analyze` and `merge`.
+ * The command-line front end: `run`, `reproduce`, `analyze`, `merge`, `compare` and `breakdown`.
  *
  * @module
  */
@@ -12,6 +12,12 @@ import { loadPipeline, PipelineError } from "./define_pipeline.ts";
 import { parseShard } from "./jobs.ts";
 import { mergeRun, readResolvedRun } from "./merge.ts";
 import { compareExperiments, type CompareRows, comparisonTable } from "./compare.ts";
+import {
+  type BreakdownInput,
+  breakdownResults,
+  breakdownTable,
+  subjectSubgroups,
+} from "./breakdown.ts";
 import { compareWithReference, diffTable, parseReference, writeReference } from "./reproduce.ts";
 import { runPipeline } from "./run.ts";
 
@@ -25,6 +31,7 @@ Usage:
   deno task analyze <pipeline.ts> [--data DIR] [--quick] [--json]
   deno task merge <run-dir>
   deno task compare <run-dir> --pairs A:B[,A:B] [--classes C[,C]] [--resamples N] [--json]
+  deno task breakdown <run-dir> [--by FIELD] [--classes C[,C]] [--data DIR] [--json]
 
 Without --data the matching phantom dataset is generated once (cached in .cache/phantoms).`;
 
@@ -83,6 +90,7 @@ const RUN_OPTIONS = {
   pairs: { type: "string" },
   classes: { type: "string" },
   resamples: { type: "string" },
+  by: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -138,7 +146,9 @@ async function _main(argv: string[]): Promise<number> {
   const target = positionals[0];
   if (!target) {
     throw new UsageError(
-      `Missing ${command === "merge" || command === "compare" ? "run folder" : "pipeline file"}`,
+      `Missing ${
+        ["merge", "compare", "breakdown"].includes(command) ? "run folder" : "pipeline file"
+      }`,
     );
   }
   if (positionals.length > 1) throw new UsageError(`Unexpected argument "${positionals[1]}"`);
@@ -283,6 +293,24 @@ async function _main(argv: string[]): Promise<number> {
             `over ${comparisons.length} tests:\n`,
         );
         console.log(comparisonTable(comparisons));
+      }
+      return 0;
+    }
+    case "breakdown": {
+      const run = await readResolvedRun(target);
+      const results = await _readJson(`${target}/results.json`, "run folder's") as BreakdownInput;
+      const by = v.by ?? "pathology";
+      const subgroups = await subjectSubgroups(run, { data: v.data, key: by });
+      const cells = breakdownResults(results, (s) => subgroups.get(s), {
+        classes: v.classes?.split(",").map((c) => c.trim()).filter(Boolean),
+      });
+      if (v.json) console.log(JSON.stringify(cells, null, 2));
+      else {
+        console.log(
+          `Results of ${target} by ${by}: mean DSC, mean ΔV = predicted − true volume, and ` +
+            `V̂/V = Σ predicted / Σ true volume (0: empty predictions).\n`,
+        );
+        console.log(breakdownTable(cells, results.target?.groups));
       }
       return 0;
     }

@@ -20,3 +20,4 @@ export * from "./merge.ts";
 export * from "./reproduce.ts";
 export * from "./analyze.ts";
 export * from "./compare.ts";
+export * from "./breakdown.ts";

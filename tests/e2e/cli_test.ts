@@ -98,3 +98,33 @@ Deno.test("cli reproduce refuses a reference it cannot match before running anyt
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+gpuTest("cli breakdown splits a finished ACDC run by pathology", async () => {
+  const out = await Deno.makeTempDir({ prefix: "dicelab-breakdown-" });
+  try {
+    const r = await cli("run", "pipelines/tiny_acdc.ts", "--quick", "--out", out);
+    assert.equal(r.code, 0, r.err);
+    const b = await cli("breakdown", out);
+    assert.equal(b.code, 0, b.err);
+    assert.match(b.out, /### partial labels, B = 2, MYO/);
+    // The tiny phantom has 2 patients per pathology; fold 0 tests some of them, each pathology
+    // row counts its own patients, and the counts add up to the fold's test patients.
+    const results = JSON.parse(await Deno.readTextFile(`${out}/results.json`));
+    const tested = new Set(results.rows.map((x: { subject: string }) => x.subject));
+    const rows = b.out.split("\n").filter((l) => /^\| I \| (DCM|HCM|MINF|NOR|RV) \|/.test(l));
+    assert.ok(rows.length >= 2, b.out);
+    const n = rows.reduce((s, l) => s + Number(l.split("|")[3]), 0);
+    assert.equal(n, tested.size);
+    const json = await cli("breakdown", out, "--json", "--classes", "LV");
+    const cells = JSON.parse(json.out);
+    assert.ok(cells.length > 0 && cells.every((c: { className: string }) => c.className === "LV"));
+    const bad = await cli("breakdown", out, "--by", "height");
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /have no "height" field to break down by/);
+    const none = await cli("breakdown");
+    assert.equal(none.code, 2);
+    assert.match(none.err, /Missing run folder/);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
