@@ -7,9 +7,12 @@
  *   augmentation, labeling), including per-step loss/telemetry readback;
  * - `gpu_steps_per_s`: the same step plan on one resident batch (no data loading);
  * - `data_wait_fraction`: share of the trainer's wall time spent waiting for patches
- *   (after warm-up; target < 0.05).
+ *   (after warm-up; target < 0.05);
+ * - `steps_per_s_pipelined` / `steps_per_s_unpipelined`: the trainer with `pipelining: "on"` and
+ *   `"off"` (medians of `--rounds` interleaved runs of `--steps` steps each), and `auto_choice`:
+ *   what `pipelining: "auto"` (the default, timed on the first steps) chose.
  *
- * Options: `--steps N` (timed steps, default 60), `--workers N`.
+ * Options: `--steps N` (timed steps, default 60), `--rounds N` (default 3), `--workers N`.
  *
  * @module
  */
@@ -35,9 +38,10 @@ import brats from "../pipelines/brats.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { steps: { type: "string" }, workers: { type: "string" } },
+  options: { steps: { type: "string" }, rounds: { type: "string" }, workers: { type: "string" } },
 });
 const STEPS = Number(values.steps ?? 60);
+const ROUNDS = Number(values.rounds ?? 3);
 const WARMUP = 5;
 
 const gpu = await requestGpu();
@@ -88,9 +92,22 @@ for (const [name, def, B] of [["acdc", acdc, 2], ["brats", brats, 4]] as const) 
   const warm = new Trainer(trainerConfig, { ...io, stopAfterSteps: WARMUP });
   await warm.run();
   warm.destroy();
-  const timed = new Trainer(trainerConfig, { ...io, stopAfterSteps: STEPS });
-  const summary = await timed.run();
-  timed.destroy();
+  const timedRun = async (pipelining: "auto" | "on" | "off") => {
+    const t = new Trainer({ ...trainerConfig, pipelining }, { ...io, stopAfterSteps: STEPS });
+    try {
+      return await t.run();
+    } finally {
+      t.destroy();
+    }
+  };
+  const summary = await timedRun("auto");
+  const rates: Record<"on" | "off", number[]> = { on: [], off: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const mode of ["on", "off"] as const) {
+      rates[mode].push((await timedRun(mode)).stepsPerSecond);
+    }
+  }
+  const median = (x: number[]) => [...x].sort((a, b) => a - b)[(x.length - 1) >> 1];
   await stream.close();
 
   // Pure GPU steps on one resident batch.
@@ -138,6 +155,9 @@ for (const [name, def, B] of [["acdc", acdc, 2], ["brats", brats, 4]] as const) 
     steps_per_s: Math.round(summary.stepsPerSecond * 100) / 100,
     gpu_steps_per_s: Math.round(gpuRate * 100) / 100,
     data_wait_fraction: Math.round(summary.dataWaitFraction * 10000) / 10000,
+    steps_per_s_pipelined: Math.round(median(rates.on) * 100) / 100,
+    steps_per_s_unpipelined: Math.round(median(rates.off) * 100) / 100,
+    auto_choice: summary.pipelined ? "on" : "off",
     samples_per_s: Math.round(summary.stepsPerSecond * B * 10) / 10,
     adapter: gpu.adapter.description,
   }));

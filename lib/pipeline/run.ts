@@ -496,6 +496,7 @@ export async function runJob(ctx: RunContext, job: Job): Promise<JobResult> {
       samplesPerEpoch: trainIdx.length,
       checkpointEvery: t.checkpointEvery,
       keepBest: t.evaluateWeights === "best",
+      pipelining: t.pipelining,
     }, {
       rt: ctx.rt,
       pool: ctx.pool,

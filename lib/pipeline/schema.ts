@@ -259,6 +259,9 @@ const TrainingSchema = z.strictObject({
   ),
   prefetch: posInt("batches").default(4).describe("Batches queued ahead of the GPU"),
   checkpointEvery: posInt("steps").default(200).describe("Checkpoint interval in steps"),
+  pipelining: z.enum(["auto", "on", "off"]).optional().describe(
+    'Submit step s + 1 before reading step s back: "auto" (absent: time both at the start, keep the faster), "on", "off"',
+  ),
   evaluateWeights: z.enum(["final", "best"]).optional().describe(
     'Weights evaluated on the test cases: "final" (absent: the last step\'s) or "best" (the epoch of the lowest validation loss)',
   ),

@@ -241,6 +241,11 @@ export interface TrainingConfig {
   /** Checkpoint interval in steps. */
   checkpointEvery: number;
   /**
+   * Step pipelining: `"auto"` (also when absent: both ways timed at the start, the faster kept),
+   * `"on"` or `"off"`. Results are identical.
+   */
+  pipelining?: "auto" | "on" | "off";
+  /**
    * Weights evaluated on the test cases: `"final"` (also when absent) or `"best"` (the epoch of
    * the lowest validation loss; without validation cases, the final weights).
    */
@@ -275,6 +280,11 @@ export interface TrainingInput {
   prefetch?: number;
   /** Checkpoint interval in steps. */
   checkpointEvery?: number;
+  /**
+   * Step pipelining: `"auto"` (also when absent: both ways timed at the start, the faster kept),
+   * `"on"` or `"off"`. Results are identical.
+   */
+  pipelining?: "auto" | "on" | "off";
   /**
    * Weights evaluated on the test cases: `"final"` (also when absent) or `"best"` (the epoch of
    * the lowest validation loss; without validation cases, the final weights).

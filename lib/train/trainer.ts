@@ -77,6 +77,13 @@ export interface TrainerConfig {
    * (written when the validation loss improves; needs validation batches). @default false
    */
   keepBest?: boolean;
+  /**
+   * Submit step s + 1 before awaiting step s's readback (hides the ≈ 11-ms map latency of
+   * llvmpipe; with long steps two steps in flight can contend instead). `"auto"` times a few
+   * steps each way at the start of the run and keeps the faster. The weights are identical
+   * either way. @default "auto"
+   */
+  pipelining?: "auto" | "on" | "off";
 }
 
 /** Where the trainer gets data and writes files. */
@@ -121,6 +128,8 @@ export interface TrainSummary {
   dataWaitFraction: number;
   /** Steps per second (this process). */
   stepsPerSecond: number;
+  /** Whether steps were pipelined (at the end of this process's run). */
+  pipelined: boolean;
   /** Whether this process resumed from a checkpoint. */
   resumed: boolean;
   /** True when `stopAfterSteps` interrupted the run. */
@@ -149,6 +158,7 @@ export interface StepRecord {
 
 const CHECKPOINT = "checkpoint.ckpt";
 const WEIGHTS = "weights.ckpt";
+const PIPELINE_PROBE_STEPS = 6;
 const BEST_WEIGHTS = "best.ckpt";
 
 function _finite(x: number): number | null {
@@ -327,6 +337,12 @@ export class Trainer {
     let epochLossN = 0;
     let earlyStopped = sched.state.stopped;
     let interrupted = false;
+    // "auto": after two warm-up steps, PIPELINE_PROBE_STEPS steps run one at a time, then as
+    // many pipelined, each timed; the faster way runs the rest.
+    let pipelined = c.pipelining === "on";
+    let probe = (c.pipelining ?? "auto") === "auto"
+      ? { warm: 2, off: [] as number[], on: [] as number[] }
+      : undefined;
     let pending:
       | { step: number; lr: number; p: Promise<Float32Array[]>; empty: number }
       | undefined;
@@ -364,6 +380,7 @@ export class Trainer {
           interrupted = true;
           break;
         }
+        const iterationStart = performance.now();
         const batch = await io.stream.next();
         if (batch.step !== step) {
           throw new Error(`Patch stream out of order: got step ${batch.step}, expected ${step}`);
@@ -374,6 +391,26 @@ export class Trainer {
         const p = train.plan.submit([train.lossReadback!, train.telemetryReadback!]);
         await settle();
         pending = { step, lr: sched.lr, p, empty: _emptyMaps(batch) };
+        if (!pipelined) await settle();
+        if (probe) {
+          const ms = performance.now() - iterationStart;
+          if (probe.warm > 0) probe.warm--;
+          else if (!pipelined) {
+            probe.off.push(ms);
+            if (probe.off.length === PIPELINE_PROBE_STEPS) pipelined = true;
+          } else {
+            probe.on.push(ms);
+            if (probe.on.length === PIPELINE_PROBE_STEPS) {
+              const on = _median(probe.on.slice(1)), off = _median(probe.off);
+              pipelined = on <= off;
+              probe = undefined;
+              this.#log(
+                `${io.label ?? "training"}: step pipelining ${pipelined ? "on" : "off"} ` +
+                  `(${on.toFixed(1)} ms per step pipelined, ${off.toFixed(1)} ms one at a time)`,
+              );
+            }
+          }
+        }
         step++;
         stepsThisRun++;
 
@@ -447,6 +484,7 @@ export class Trainer {
       lastTrainLoss: history.lastTrainLoss,
       dataWaitFraction: stats.elapsedMs > 0 ? stats.waitMs / stats.elapsedMs : 0,
       stepsPerSecond: stepsThisRun / Math.max(elapsed, 1e-9),
+      pipelined,
       resumed,
       interrupted,
     };
@@ -542,6 +580,12 @@ function _emptyMaps(batch: PatchBatch): number {
     if (!any) empty++;
   }
   return empty;
+}
+
+function _median(x: number[]): number {
+  const v = [...x].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
 
 function _duration(s: number): string {
