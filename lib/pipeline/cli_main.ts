@@ -12,12 +12,8 @@ import { loadPipeline, PipelineError } from "./define_pipeline.ts";
 import { parseShard } from "./jobs.ts";
 import { mergeRun, readResolvedRun } from "./merge.ts";
 import { compareExperiments, type CompareRows, comparisonTable } from "./compare.ts";
-import {
-  type BreakdownInput,
-  breakdownResults,
-  breakdownTable,
-  subjectSubgroups,
-} from "./breakdown.ts";
+import { type BreakdownInput, breakdownResults, breakdownTable } from "../report/breakdown.ts";
+import { subjectSubgroups } from "./breakdown.ts";
 import { compareWithReference, diffTable, parseReference, writeReference } from "./reproduce.ts";
 import { runPipeline } from "./run.ts";
 

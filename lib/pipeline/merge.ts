@@ -16,6 +16,7 @@ import { linePlotSvg } from "../report/line_plot.ts";
 import { writeExample } from "../report/examples.ts";
 import { writeReport } from "../report/report.ts";
 import type { ReportFigure } from "../report/report_json.ts";
+import { subjectSubgroups } from "./breakdown.ts";
 import { enumerateJobs, type Job } from "./jobs.ts";
 import type { JobResult, ResolvedRun } from "./run.ts";
 import type { Pipeline } from "./schema.ts";
@@ -141,9 +142,34 @@ export async function mergeRun(dir: string, options: MergeOptions = {}): Promise
     figures.push(f);
     await writeFileAtomic(`${dir}/${f.id}.svg`, f.svg);
   }
-  await writeReport(dir, { figures, title: `dicelab report: ${p.name}` });
+  const subgroups = p.dataset.kind === "acdc"
+    ? await _pathologies(run, rows.map((r) => r.subject), log)
+    : undefined;
+  await writeReport(dir, { figures, subgroups, title: `dicelab report: ${p.name}` });
   log(`Report: ${dir}/report.html (Table 1 in ${dir}/table1.md)`);
   return true;
+}
+
+/**
+ * The ACDC subjects' pathology groups for the report's breakdown, read from the run's dataset;
+ * undefined (with a log line) when the dataset is gone or does not cover every subject.
+ */
+async function _pathologies(
+  run: ResolvedRun,
+  subjects: readonly string[],
+  log: (line: string) => void,
+): Promise<{ by: string; of: Record<string, string> } | undefined> {
+  try {
+    const map = await subjectSubgroups(run, { key: "pathology" });
+    const missing = subjects.filter((s) => !map.has(s));
+    if (missing.length > 0) {
+      throw new Error(`no pathology for ${missing.slice(0, 3).join(", ")} in ${run.root}`);
+    }
+    return { by: "pathology", of: Object.fromEntries(map) };
+  } catch (err) {
+    log(`Report without the breakdown by pathology: ${(err as Error).message}`);
+    return undefined;
+  }
 }
 
 /**

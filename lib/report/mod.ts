@@ -79,6 +79,14 @@ export {
   readExamples,
   writeExample,
 } from "./examples.ts";
+export {
+  breakdownHtml,
+  type BreakdownInput,
+  type BreakdownOptions,
+  breakdownResults,
+  type BreakdownRow,
+  breakdownTable,
+} from "./breakdown.ts";
 export { REPORT_SCHEMA, type ReportFigure, type ReportJson } from "./report_json.ts";
 export { reportHtml, type ReportHtmlParts } from "./report_html.ts";
 export {

@@ -10,6 +10,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../core/atomic_write.ts";
 import { BootstrapPool } from "../eval/bootstrap_pool.ts";
 import { readExamples } from "./examples.ts";
 import { type OverlayExample, type OverlayOptions, overlayPng } from "./overlay.ts";
+import { breakdownResults, type BreakdownRow } from "./breakdown.ts";
 import { reportHtml } from "./report_html.ts";
 import { readRunResults, type RunResults } from "./results.ts";
 import { buildRocSeries, rocFigureSvg } from "./roc_figure.ts";
@@ -27,6 +28,11 @@ export interface ReportOptions extends Table1Options {
   overlay?: OverlayOptions;
   /** Extra figures appended to the HTML page. */
   figures?: ReportFigure[];
+  /**
+   * Subjects' subgroups (e.g. ACDC pathology) for a breakdown of the target class: `by` names
+   * the attribute, `of` maps subject → subgroup (every subject of the results).
+   */
+  subgroups?: { by: string; of: Readonly<Record<string, string>> };
 }
 
 /** A report in memory. */
@@ -93,6 +99,14 @@ export async function buildReport(
       panels: img.panels,
     });
   }
+  let breakdown: ReportJson["breakdown"] = null;
+  if (options.subgroups) {
+    const { by, of } = options.subgroups;
+    const cells: BreakdownRow[] = breakdownResults(results, (subject) => of[subject], {
+      classes: [results.target.className],
+    });
+    breakdown = { by, className: results.target.className, cells };
+  }
   const json: ReportJson = {
     schema: REPORT_SCHEMA,
     pipeline: results.pipeline,
@@ -106,6 +120,7 @@ export async function buildReport(
     table1,
     roc: { positiveGroup: g1, negativeGroup: g2, score: "predVolumeMl", level, curves },
     examples: exampleJson,
+    breakdown,
     files: {
       markdown: "table1.md",
       html: "report.html",

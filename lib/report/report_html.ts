@@ -6,6 +6,7 @@
  * @module
  */
 
+import { breakdownHtml } from "./breakdown.ts";
 import { escapeXml } from "./line_plot.ts";
 import type { ReportFigure, ReportJson } from "./report_json.ts";
 import { table1Html } from "./table1_format.ts";
@@ -86,6 +87,18 @@ export function reportHtml(parts: ReportHtmlParts): string {
       table1Html(json.table1)
     }</div></section>`,
   );
+
+  if (json.breakdown) {
+    const b = json.breakdown;
+    h.push(
+      `<section id="breakdown-section"><h2>${escapeXml(`${b.className} by ${b.by}`)}</h2><p>${
+        escapeXml(
+          `Mean DSC, mean ΔV = predicted − true volume and V̂/V = Σ predicted / Σ true volume ` +
+            `(0: empty predictions) per ${b.by} of the test subjects.`,
+        )
+      }</p>${breakdownHtml(b.cells, json.target.groups)}</section>`,
+    );
+  }
 
   h.push(
     `<section id="roc-section"><h2>ROC: detecting ${escapeXml(g1)} from the predicted volume</h2>`,

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { BreakdownRow } from "./breakdown.ts";
 import type { RocSeries } from "./roc_figure.ts";
 import type { Table1 } from "./table1.ts";
 
@@ -56,6 +57,8 @@ export interface ReportJson {
     height: number;
     panels: string[];
   }[];
+  /** The target class by subgroup of subjects (e.g. ACDC pathology), or null. */
+  breakdown: { by: string; className: string; cells: BreakdownRow[] } | null;
   /** Files written next to `report.json`. */
   files: { markdown: string; html: string; roc: string | null; overlays: string[] };
 }

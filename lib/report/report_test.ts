@@ -102,3 +102,31 @@ Deno.test("writeReport() names the missing or invalid results file", async () =>
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("buildReport() breaks the target class down by subgroup when given one", async () => {
+  const results = parseRunResults(syntheticResults({ hgg: 8, lgg: 6, batchSizes: [2] }));
+  const subjects = [...new Set(results.rows.map((r) => r.subject))].sort();
+  const of = Object.fromEntries(subjects.map((s, i) => [s, i % 2 ? "odd" : "even"]));
+  const plain = await buildReport(results, [], { resamples: 99 });
+  assert.equal(plain.json.breakdown, null);
+  assert.ok(!plain.html.includes("breakdown-section"));
+  const r = await buildReport(results, [], { resamples: 99, subgroups: { by: "parity", of } });
+  const b = r.json.breakdown!;
+  assert.equal(b.by, "parity");
+  assert.equal(b.className, "tumour");
+  assert.ok(b.cells.every((c) => c.className === "tumour"));
+  // Each (labeling, experiment, group) splits its cases between the two subgroups.
+  const n = (sub: string) =>
+    b.cells.filter((c) =>
+      c.subgroup === sub && c.labeling === "partial" && c.experiment === "I" && c.group === "LGG"
+    ).reduce((s, c) => s + c.n, 0);
+  const lgg =
+    results.rows.filter((x) =>
+      x.job.labeling === "partial" && x.job.experiment === "I" && x.group === "LGG" &&
+      x.className === "tumour"
+    ).length;
+  assert.ok(n("odd") > 0 && n("even") > 0);
+  assert.equal(n("odd") + n("even"), lgg);
+  assert.match(r.html, /<section id="breakdown-section"><h2>tumour by parity<\/h2>/);
+  assert.match(r.html, /<h3>partial labels, B = 2, tumour<\/h3>/);
+});
