@@ -306,7 +306,10 @@ async function _main(argv: string[]): Promise<number> {
           `Results of ${target} by ${by}: mean DSC, mean ΔV = predicted − true volume, and ` +
             `V̂/V = Σ predicted / Σ true volume (0: empty predictions).\n`,
         );
-        console.log(breakdownTable(cells, results.target?.groups));
+        const labels = Object.fromEntries(
+          (results.experiments ?? []).map((e) => [e.name, e.label ?? e.name]),
+        );
+        console.log(breakdownTable(cells, results.target?.groups, labels));
       }
       return 0;
     }

@@ -14,6 +14,8 @@ import { escapeXml } from "./line_plot.ts";
 export interface BreakdownInput {
   /** Target class and its two groups (Table 1's). */
   target?: { className: string; groups: [string, string] };
+  /** Experiments with their display labels. */
+  experiments?: { name: string; label?: string }[];
   /** Per-case rows. */
   rows: {
     job: { experiment: string; labeling: string; batchSize: number; fold: number };
@@ -157,9 +159,14 @@ export function breakdownResults(
  *
  * @param cells From {@linkcode breakdownResults}.
  * @param groups Group order (default: sorted).
+ * @param labels Display labels of experiments by id (default: the ids).
  * @returns The tables.
  */
-export function breakdownTable(cells: BreakdownRow[], groups?: readonly string[]): string {
+export function breakdownTable(
+  cells: BreakdownRow[],
+  groups?: readonly string[],
+  labels: Readonly<Record<string, string>> = {},
+): string {
   const gs = groups ?? [...new Set(cells.map((c) => c.group))].sort();
   const f2 = (x: number | null) => (x === null ? "–" : x.toFixed(2));
   const out: string[] = [];
@@ -177,9 +184,9 @@ export function breakdownTable(cells: BreakdownRow[], groups?: readonly string[]
         return c ? get(c) : "–";
       };
       out.push(
-        `| ${experiment} | ${subgroup} | ${n} | ${
+        `| ${labels[experiment] ?? experiment} | ${subgroup} | ${n} | ${
           gs.map((g) => cell(g, (c) => f2(c.dsc))).join(" | ")
-        } | ${gs.map((g) => cell(g, (c) => c.deltaVolumeMl.toFixed(0))).join(" | ")} | ${
+        } | ${gs.map((g) => cell(g, (c) => _ml(c.deltaVolumeMl))).join(" | ")} | ${
           gs.map((g) => cell(g, (c) => f2(c.volumeRatio))).join(" | ")
         } |`,
       );
@@ -195,9 +202,14 @@ export function breakdownTable(cells: BreakdownRow[], groups?: readonly string[]
  *
  * @param cells From {@linkcode breakdownResults}.
  * @param groups Group order (default: sorted).
+ * @param labels Display labels of experiments by id (default: the ids).
  * @returns The tables' HTML.
  */
-export function breakdownHtml(cells: BreakdownRow[], groups?: readonly string[]): string {
+export function breakdownHtml(
+  cells: BreakdownRow[],
+  groups?: readonly string[],
+  labels: Readonly<Record<string, string>> = {},
+): string {
   const gs = groups ?? [...new Set(cells.map((c) => c.group))].sort();
   const f2 = (x: number | null) => (x === null ? "–" : x.toFixed(2));
   const out: string[] = [];
@@ -222,15 +234,23 @@ export function breakdownHtml(cells: BreakdownRow[], groups?: readonly string[])
         return `<td>${c ? get(c) : "–"}</td>`;
       };
       out.push(
-        `<tr><td>${escapeXml(experiment)}</td><td>${escapeXml(subgroup)}</td><td>${n}</td>` +
+        `<tr><td>${escapeXml(labels[experiment] ?? experiment)}</td><td>${
+          escapeXml(subgroup)
+        }</td><td>${n}</td>` +
           gs.map((g) => cell(g, (c) => f2(c.dsc))).join("") +
-          gs.map((g) => cell(g, (c) => c.deltaVolumeMl.toFixed(0))).join("") +
+          gs.map((g) => cell(g, (c) => _ml(c.deltaVolumeMl))).join("") +
           gs.map((g) => cell(g, (c) => f2(c.volumeRatio))).join("") + `</tr>`,
       );
     }
     out.push(`</tbody></table></div>`);
   }
   return out.join("\n");
+}
+
+/** ΔV in whole ml, without a "-0". */
+function _ml(x: number): string {
+  const r = Math.sign(x) * Math.round(Math.abs(x)); // half away from zero, as toFixed
+  return r === 0 ? "0" : r.toFixed(0);
 }
 
 interface _Row {

@@ -98,6 +98,16 @@ Deno.test("breakdownHtml renders the same cells as escaped HTML tables", () => {
     html,
     /<tr><td>I<\/td><td>HCM<\/td><td>2<\/td><td>0.80<\/td><td>0.70<\/td><td>0<\/td><td>-8<\/td><td>1.00<\/td><td>0.93<\/td><\/tr>/,
   );
+  // Display labels replace experiment ids; a ΔV that rounds to zero is "0", not "-0".
+  const labelled = breakdownTable(
+    breakdownResults(
+      { rows: [row("I_eps", "p1", "ES", 0.5, 99.8, 100)] },
+      () => "NOR",
+    ),
+    ["ED", "ES"],
+    { I_eps: "I_ε" },
+  );
+  assert.ok(labelled.includes("| I_ε | NOR | 1 | – | 0.50 | – | 0 | – | 1.00 |"), labelled);
   const tricky = breakdownHtml(breakdownResults(RESULTS, () => "<b>&"), ["ED", "ES"]);
   assert.ok(tricky.includes("&lt;b&gt;&amp;") && !tricky.includes("<b>&"));
 });

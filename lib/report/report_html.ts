@@ -96,7 +96,13 @@ export function reportHtml(parts: ReportHtmlParts): string {
           `Mean DSC, mean ΔV = predicted − true volume and V̂/V = Σ predicted / Σ true volume ` +
             `(0: empty predictions) per ${b.by} of the test subjects.`,
         )
-      }</p>${breakdownHtml(b.cells, json.target.groups)}</section>`,
+      }</p>${
+        breakdownHtml(
+          b.cells,
+          json.target.groups,
+          Object.fromEntries(json.table1.experiments.map((e) => [e.name, e.label])),
+        )
+      }</section>`,
     );
   }
 
