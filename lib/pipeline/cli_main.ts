@@ -22,8 +22,8 @@ const USAGE = `dicelab — Dice-loss experiments on WebGPU
 Usage:
   deno task run <pipeline.ts> [--data DIR] [--out DIR] [--quick] [--folds N] [--only EXP[,EXP]]
                               [--resume] [--seed N] [--shard i/n] [--workers N]
-  deno task reproduce <pipeline.ts> --expect FILE [--run DIR] [--quick] [--folds N] [--data DIR]
-                              [--out DIR] [--update]
+  deno task reproduce <pipeline.ts> --expect FILE [--run DIR] [--quick] [--folds N]
+                              [--only EXP[,EXP]] [--data DIR] [--out DIR] [--update]
   deno task analyze <pipeline.ts> [--data DIR] [--quick] [--json]
   deno task merge <run-dir>
   deno task compare <run-dir> --pairs A:B[,A:B] [--classes C[,C]] [--resamples N] [--json]
@@ -53,6 +53,17 @@ function _shard(text: string) {
 /** "the first n fold(s)" or "every fold" for a `--folds` selection. */
 function _foldsText(folds: number | undefined): string {
   return folds ? `the first ${folds} fold(s)` : "every fold";
+}
+
+/** A comma-separated flag value as a list (undefined when absent or empty). */
+function _list(v: string | undefined): string[] | undefined {
+  const items = v?.split(",").map((s) => s.trim()).filter(Boolean);
+  return items && items.length > 0 ? items : undefined;
+}
+
+/** An experiment selection for messages and comparison: "A,B" (sorted) or "(all)". */
+function _listText(list: readonly string[] | undefined): string {
+  return list ? [...list].sort().join(",") : "(all)";
 }
 
 async function _readJson(path: string, flag: string): Promise<unknown> {
@@ -160,7 +171,7 @@ async function _main(argv: string[]): Promise<number> {
         out: v.out,
         quick: v.quick,
         folds: _int(v.folds, "--folds"),
-        only: v.only?.split(",").map((s) => s.trim()).filter(Boolean),
+        only: _list(v.only),
         resume: v.resume,
         seed: _int(v.seed, "--seed"),
         shard: v.shard ? _shard(v.shard) : undefined,
@@ -197,6 +208,13 @@ async function _main(argv: string[]): Promise<number> {
             _foldsText(expected.folds),
         );
       }
+      let only = _list(v.only) ?? expected?.only;
+      if (expected && _listText(expected.only) !== _listText(only)) {
+        throw new UsageError(
+          `--only ${_listText(only)} differs from the reference ${v.expect}, made from ` +
+            `${expected.only ? `--only ${_listText(expected.only)}` : "every experiment"}`,
+        );
+      }
       let dir = v.run;
       if (!dir) {
         const s = await runPipeline({
@@ -206,6 +224,7 @@ async function _main(argv: string[]): Promise<number> {
           out: v.out,
           quick: v.quick,
           folds,
+          only,
           resume: Boolean(v.out),
           progress,
         });
@@ -217,11 +236,18 @@ async function _main(argv: string[]): Promise<number> {
             `Cannot compare: ${dir} holds pipeline "${run.pipeline.name}", not "${pipeline.name}"`,
           );
         }
-        if (v.update) folds = run.selection.folds;
-        else if (run.selection.folds !== folds) {
+        if (v.update) {
+          folds = run.selection.folds;
+          only = run.selection.only;
+        } else if (run.selection.folds !== folds) {
           throw new Error(
             `Cannot compare: ${dir} ran ${_foldsText(run.selection.folds)} but the reference ` +
               `${v.expect} was made from ${_foldsText(folds)}`,
+          );
+        } else if (_listText(run.selection.only) !== _listText(only)) {
+          throw new Error(
+            `Cannot compare: ${dir} ran experiments ${_listText(run.selection.only)} but the ` +
+              `reference ${v.expect} was made from ${_listText(only)}`,
           );
         }
       }
@@ -234,6 +260,7 @@ async function _main(argv: string[]): Promise<number> {
         const ref = await writeReference(v.expect, results, {
           quick: Boolean(v.quick),
           folds,
+          only,
           tolerances: old?.tolerances ?? { dsc: 0.08, deltaVolumeMl: 5, auc: 0.15 },
           claims: old?.claims,
           note: old?.note,

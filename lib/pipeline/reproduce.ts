@@ -14,8 +14,8 @@
  * ```
  * A cell's metric is `dsc` or `deltaVolumeMl` (mean over the group's test cases of the target
  * class, pooled over folds) or `auc` (volume ROC of the labeling and configuration).
- * `folds` (optional) says the reference was made from the first n folds only (`--folds n`);
- * `reproduce` then runs the same folds.
+ * `folds` (optional) says the reference was made from the first n folds only (`--folds n`),
+ * `only` (optional) from these experiments only (`--only A,B`); `reproduce` then runs the same.
  *
  * @module
  */
@@ -37,6 +37,7 @@ const ReferenceSchema: z.ZodType<Reference, unknown> = z.strictObject({
   pipeline: z.string(),
   quick: z.boolean().default(false),
   folds: z.number().int().positive().optional(),
+  only: z.array(z.string().min(1)).min(1).optional(),
   note: z.string().optional(),
   tolerances: z.strictObject({
     dsc: z.number().nonnegative(),
@@ -97,6 +98,8 @@ export interface Reference {
   quick: boolean;
   /** The run used only the first n folds (`--folds n`); absent: every fold. */
   folds?: number;
+  /** The run used only these experiments (`--only`); absent: every experiment. */
+  only?: string[];
   /** Provenance note. */
   note?: string;
   /** Allowed absolute deviations per metric. */
@@ -264,6 +267,7 @@ export async function writeReference(
   options: {
     quick: boolean;
     folds?: number;
+    only?: string[];
     tolerances: Reference["tolerances"];
     claims?: Reference["claims"];
     note?: string;
@@ -296,6 +300,7 @@ export async function writeReference(
     pipeline: results.pipeline,
     quick: options.quick,
     ...(options.folds !== undefined ? { folds: options.folds } : {}),
+    ...(options.only !== undefined ? { only: options.only } : {}),
     note: options.note,
     tolerances: options.tolerances,
     cells,

@@ -92,8 +92,24 @@ Deno.test("cli reproduce refuses a reference it cannot match before running anyt
     );
     assert.equal(folds.code, 2);
     assert.match(folds.err, /--folds 2 differs from the reference .*the first 1 fold\(s\)/);
+    // A reference made from some experiments only (--only) runs exactly those: reproduce takes
+    // them from the reference and refuses a different --only.
+    await Deno.writeTextFile(`${dir}/only.json`, JSON.stringify({ ...ref, only: ["BI", "I"] }));
+    const other = await cli(
+      "reproduce",
+      "pipelines/tiny_brats.ts",
+      "--expect",
+      `${dir}/only.json`,
+      "--only",
+      "BI",
+    );
+    assert.equal(other.code, 2);
+    assert.match(other.err, /--only BI differs from the reference .*made from --only BI,I/);
     // Nothing was run.
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["ref.json"]);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+      "only.json",
+      "ref.json",
+    ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
