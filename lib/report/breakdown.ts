@@ -167,30 +167,11 @@ export function breakdownTable(
   groups?: readonly string[],
   labels: Readonly<Record<string, string>> = {},
 ): string {
-  const gs = groups ?? [...new Set(cells.map((c) => c.group))].sort();
-  const f2 = (x: number | null) => (x === null ? "–" : x.toFixed(2));
   const out: string[] = [];
-  for (const [title, rows] of _tables(cells)) {
-    out.push(`### ${title}`, "");
-    out.push(
-      `| experiment | subgroup | n | ${gs.map((g) => `DSC ${g}`).join(" | ")} | ${
-        gs.map((g) => `ΔV ${g} [ml]`).join(" | ")
-      } | ${gs.map((g) => `V̂/V ${g}`).join(" | ")} |`,
-    );
-    out.push(`| --- | --- | ---: | ${gs.map(() => "---: | ---: | ---:").join(" | ")} |`);
-    for (const { experiment, subgroup, n, byGroup } of rows) {
-      const cell = (g: string, get: (c: BreakdownRow) => string) => {
-        const c = byGroup.get(g);
-        return c ? get(c) : "–";
-      };
-      out.push(
-        `| ${labels[experiment] ?? experiment} | ${subgroup} | ${n} | ${
-          gs.map((g) => cell(g, (c) => f2(c.dsc))).join(" | ")
-        } | ${gs.map((g) => cell(g, (c) => _ml(c.deltaVolumeMl))).join(" | ")} | ${
-          gs.map((g) => cell(g, (c) => f2(c.volumeRatio))).join(" | ")
-        } |`,
-      );
-    }
+  for (const { title, header, rows } of _grids(cells, groups, labels)) {
+    out.push(`### ${title}`, "", `| ${header.join(" | ")} |`);
+    out.push(`| ${header.map((_, i) => (i < 2 ? "---" : "---:")).join(" | ")} |`);
+    for (const r of rows) out.push(`| ${r.join(" | ")} |`);
     out.push("");
   }
   return out.join("\n").trimEnd();
@@ -210,41 +191,56 @@ export function breakdownHtml(
   groups?: readonly string[],
   labels: Readonly<Record<string, string>> = {},
 ): string {
-  const gs = groups ?? [...new Set(cells.map((c) => c.group))].sort();
-  const f2 = (x: number | null) => (x === null ? "–" : x.toFixed(2));
   const out: string[] = [];
-  for (const [title, byRow] of _tables(cells)) {
+  const row = (tag: string, items: string[]) =>
+    `<tr>${items.map((x) => `<${tag}>${escapeXml(x)}</${tag}>`).join("")}</tr>`;
+  for (const { title, header, rows } of _grids(cells, groups, labels)) {
     out.push(
-      `<h3>${escapeXml(title)}</h3><div class="scroll"><table class="breakdown"><thead><tr>`,
+      `<h3>${escapeXml(title)}</h3><div class="scroll"><table class="breakdown"><thead>`,
+      row("th", header),
+      `</thead><tbody>`,
+      ...rows.map((r) => row("td", r)),
+      `</tbody></table></div>`,
     );
-    out.push(
-      [
-        "experiment",
-        "subgroup",
-        "n",
-        ...gs.map((g) => `DSC ${g}`),
-        ...gs.map((g) => `ΔV ${g} [ml]`),
-        ...gs.map((g) => `V̂/V ${g}`),
-      ].map((h) => `<th>${escapeXml(h)}</th>`).join(""),
-    );
-    out.push(`</tr></thead><tbody>`);
-    for (const { experiment, subgroup, n, byGroup } of byRow) {
-      const cell = (g: string, get: (c: BreakdownRow) => string) => {
-        const c = byGroup.get(g);
-        return `<td>${c ? get(c) : "–"}</td>`;
-      };
-      out.push(
-        `<tr><td>${escapeXml(labels[experiment] ?? experiment)}</td><td>${
-          escapeXml(subgroup)
-        }</td><td>${n}</td>` +
-          gs.map((g) => cell(g, (c) => f2(c.dsc))).join("") +
-          gs.map((g) => cell(g, (c) => _ml(c.deltaVolumeMl))).join("") +
-          gs.map((g) => cell(g, (c) => f2(c.volumeRatio))).join("") + `</tr>`,
-      );
-    }
-    out.push(`</tbody></table></div>`);
   }
   return out.join("\n");
+}
+
+/** The tables as text cells: a title, a header and rows (experiment, subgroup, n, metrics). */
+function _grids(
+  cells: BreakdownRow[],
+  groups: readonly string[] | undefined,
+  labels: Readonly<Record<string, string>>,
+): { title: string; header: string[]; rows: string[][] }[] {
+  const gs = groups ?? [...new Set(cells.map((c) => c.group))].sort();
+  const f2 = (x: number | null) => (x === null ? "–" : x.toFixed(2));
+  const header = [
+    "experiment",
+    "subgroup",
+    "n",
+    ...gs.map((g) => `DSC ${g}`),
+    ...gs.map((g) => `ΔV ${g} [ml]`),
+    ...gs.map((g) => `V̂/V ${g}`),
+  ];
+  return [..._tables(cells)].map(([title, rows]) => ({
+    title,
+    header,
+    rows: rows.map(({ experiment, subgroup, n, byGroup }) => {
+      const per = (get: (c: BreakdownRow) => string) =>
+        gs.map((g) => {
+          const c = byGroup.get(g);
+          return c ? get(c) : "–";
+        });
+      return [
+        labels[experiment] ?? experiment,
+        subgroup,
+        String(n),
+        ...per((c) => f2(c.dsc)),
+        ...per((c) => _ml(c.deltaVolumeMl)),
+        ...per((c) => f2(c.volumeRatio)),
+      ];
+    }),
+  }));
 }
 
 /** ΔV in whole ml, without a "-0". */

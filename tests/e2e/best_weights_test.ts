@@ -6,35 +6,19 @@
 
 import assert from "node:assert/strict";
 import { loadCheckpoint } from "../../lib/nn/checkpoint.ts";
-import { definePipeline, validatePipeline } from "../../lib/pipeline/define_pipeline.ts";
 import { runPipeline } from "../../lib/pipeline/run.ts";
-import tiny from "../../pipelines/tiny_brats.ts";
 import { gpuTest } from "../_helpers/gpu.ts";
+import { assertSameTensors, tinyVariant } from "../_helpers/tiny_variant.ts";
 
 const JOB = "f0-partial-BI-b2";
 
 function pipeline(epochs: number, evaluateWeights: "final" | "best") {
-  return validatePipeline(
-    definePipeline({
-      ...tiny,
-      name: "best-weights-test",
-      dataset: {
-        ...tiny.dataset,
-        phantom: {
-          ...tiny.dataset.phantom,
-          training: {
-            ...tiny.dataset.phantom!.training,
-            epochs,
-            evaluateWeights,
-            lr: 0.1,
-            schedule: { patience: 3, stopPatience: 5 },
-          },
-        },
-      },
-      quick: { folds: [0], labelings: ["partial"], experiments: ["BI"] },
-    }),
-    "best_weights_test",
-  );
+  return tinyVariant("best-weights-test", {
+    epochs,
+    evaluateWeights,
+    lr: 0.1,
+    schedule: { patience: 3, stopPatience: 5 },
+  });
 }
 
 async function job(out: string): Promise<Record<string, unknown>> {
@@ -73,15 +57,7 @@ gpuTest("evaluateWeights best evaluates the lowest-validation-loss epoch's weigh
     const b = await job(`${root}/b`);
     assert.deepEqual((b.training as { evaluated: unknown }).evaluated, { kind: "final" });
     const finalB = await loadCheckpoint(`${root}/b/jobs/${JOB}/weights.ckpt`);
-    assert.equal(finalB.tensors.length, bestCkpt.tensors.length);
-    for (let i = 0; i < finalB.tensors.length; i++) {
-      assert.equal(bestCkpt.tensors[i].name, finalB.tensors[i].name);
-      assert.deepEqual(
-        new Uint32Array(bestCkpt.tensors[i].data.buffer),
-        new Uint32Array(finalB.tensors[i].data.buffer),
-        `tensor ${finalB.tensors[i].name} differs`,
-      );
-    }
+    assertSameTensors(bestCkpt.tensors, finalB.tensors, "best vs stopped run");
     assert.deepEqual(a.rows, b.rows);
     // …while the final weights of run a differ from the best ones.
     const finalA = await loadCheckpoint(`${root}/a/jobs/${JOB}/weights.ckpt`);

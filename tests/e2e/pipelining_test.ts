@@ -5,40 +5,24 @@
  */
 
 import assert from "node:assert/strict";
-import { loadCheckpoint } from "../../lib/nn/checkpoint.ts";
-import { definePipeline, validatePipeline } from "../../lib/pipeline/define_pipeline.ts";
+import { loadCheckpoint, type NamedTensor } from "../../lib/nn/checkpoint.ts";
 import { runPipeline } from "../../lib/pipeline/run.ts";
-import tiny from "../../pipelines/tiny_brats.ts";
 import { gpuTest } from "../_helpers/gpu.ts";
+import { assertSameTensors, tinyVariant } from "../_helpers/tiny_variant.ts";
 
 const JOB = "f0-partial-BI-b2";
 
 gpuTest("pipelining on, off and auto train to bit-identical weights", async () => {
   const root = await Deno.makeTempDir({ prefix: "dicelab-pipelining-" });
   try {
-    const out: Record<string, { weights: Float32Array[]; rows: unknown; pipelined: boolean }> = {};
+    const out: Record<string, { weights: NamedTensor[]; rows: unknown; pipelined: boolean }> = {};
     let lines: string[] = [];
     for (const mode of ["on", "off", "auto"] as const) {
-      const p = validatePipeline(
-        definePipeline({
-          ...tiny,
-          name: "pipelining-test",
-          dataset: {
-            ...tiny.dataset,
-            phantom: {
-              ...tiny.dataset.phantom,
-              training: {
-                ...tiny.dataset.phantom!.training,
-                epochs: 8,
-                schedule: { patience: 20, stopPatience: 20 },
-              },
-            },
-          },
-          training: { ...tiny.training, pipelining: mode },
-          quick: { folds: [0], labelings: ["partial"], experiments: ["BI"] },
-        }),
-        "pipelining_test",
-      );
+      // 8 epochs without early stopping: enough steps for "auto" to time both ways.
+      const p = tinyVariant("pipelining-test", {
+        epochs: 8,
+        schedule: { patience: 20, stopPatience: 20 },
+      }, { pipelining: mode });
       lines = [];
       await runPipeline({
         pipeline: p,
@@ -52,7 +36,7 @@ gpuTest("pipelining on, off and auto train to bit-identical weights", async () =
       const result = JSON.parse(await Deno.readTextFile(`${dir}/result.json`));
       assert.ok(result.training.steps >= 16, `only ${result.training.steps} steps`);
       out[mode] = {
-        weights: (await loadCheckpoint(`${dir}/weights.ckpt`)).tensors.map((t) => t.data),
+        weights: (await loadCheckpoint(`${dir}/weights.ckpt`)).tensors,
         rows: result.rows,
         pipelined: result.training.pipelined,
       };
@@ -67,13 +51,7 @@ gpuTest("pipelining on, off and auto train to bit-identical weights", async () =
       lines.join("\n"),
     );
     for (const mode of ["off", "auto"]) {
-      out[mode].weights.forEach((w, i) =>
-        assert.deepEqual(
-          new Uint32Array(w.buffer),
-          new Uint32Array(out.on.weights[i].buffer),
-          `${mode}: tensor ${i} differs`,
-        )
-      );
+      assertSameTensors(out[mode].weights, out.on.weights, mode);
       assert.deepEqual(out[mode].rows, out.on.rows);
     }
   } finally {

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { loadCheckpoint } from "../../lib/nn/checkpoint.ts";
 import { gpuTest } from "../_helpers/gpu.ts";
+import { assertSameTensors } from "../_helpers/tiny_variant.ts";
 
 const PIPELINE = "tests/e2e/_resume_pipeline.ts";
 const JOB = "f0-partial-BI-b2";
@@ -69,15 +70,7 @@ gpuTest("a run killed after a checkpoint resumes to bit-identical final weights"
     await finish(cli(b, true));
     const wa = await loadCheckpoint(`${root}/a/jobs/${JOB}/weights.ckpt`);
     const wb = await loadCheckpoint(`${b}/jobs/${JOB}/weights.ckpt`);
-    assert.equal(wa.tensors.length, wb.tensors.length);
-    for (let i = 0; i < wa.tensors.length; i++) {
-      assert.equal(wb.tensors[i].name, wa.tensors[i].name);
-      assert.deepEqual(
-        new Uint32Array(wb.tensors[i].data.buffer),
-        new Uint32Array(wa.tensors[i].data.buffer),
-        `tensor ${wa.tensors[i].name} differs`,
-      );
-    }
+    assertSameTensors(wb.tensors, wa.tensors, "resumed vs uninterrupted");
     // And the evaluation agrees exactly too.
     const ra = JSON.parse(await Deno.readTextFile(`${root}/a/jobs/${JOB}/result.json`)).rows;
     const rb = JSON.parse(await Deno.readTextFile(`${b}/jobs/${JOB}/result.json`)).rows;
