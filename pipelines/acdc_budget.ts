@@ -4,7 +4,7 @@
  * Everything else is `pipelines/acdc.ts`. I is included (`--only I` runs it alone) to check
  * that it keeps ignoring the missing labels at that budget.
  *
- * `deno task run pipelines/acdc_budget.ts --only BI,I_eps` (10 trainings, ≈ 40 min here);
+ * `deno task run pipelines/acdc_budget.ts --only BI,I_eps` (10 trainings, ≈ 40 min on a 2-core CPU adapter);
  * `deno task breakdown RUN` splits the result by pathology.
  */
 

@@ -135,7 +135,7 @@ export function reportHtml(parts: ReportHtmlParts): string {
     h.push(`</tbody></table>`);
   } else {
     h.push(
-      `<p>No labeling other than ${escapeXml(json.table1.referenceLabeling)}: no ROC curves.</p>`,
+      `<p>Only full labels in this run: no ROC curves.</p>`,
     );
   }
   h.push(`</section>`);

@@ -130,3 +130,17 @@ Deno.test("buildReport() breaks the target class down by subgroup when given one
   assert.match(r.html, /<section id="breakdown-section"><h2>tumour by parity<\/h2>/);
   assert.match(r.html, /<h3>partial labels, B = 2, tumour<\/h3>/);
 });
+
+Deno.test("buildReport() draws the ROC of a run that has only partial labels", async () => {
+  const all = syntheticResults({ hgg: 8, lgg: 6, batchSizes: [2] });
+  const partialOnly = parseRunResults({
+    ...all,
+    referenceLabeling: "partial",
+    labelings: all.labelings.filter((l) => l.name === "partial"),
+    rows: all.rows.filter((r) => r.job.labeling === "partial"),
+  });
+  const r = await buildReport(partialOnly, [], { resamples: 99 });
+  assert.equal(r.json.roc.curves.length, 3);
+  assert.ok(r.json.roc.curves.every((c) => c.labeling === "partial"));
+  assert.ok(r.rocSvg !== null);
+});

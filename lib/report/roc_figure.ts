@@ -37,7 +37,7 @@ export interface RocSeries {
 
 /** Options of {@linkcode buildRocSeries}. */
 export interface RocSeriesOptions {
-  /** Labelings to draw. @default every labeling except the reference */
+  /** Labelings to draw. @default every labeling of a kind other than `"full"` */
   labelings?: string[];
   /** Bootstrap resamples of the AUC interval. @default results.statistics.resamples, else 10000 */
   resamples?: number;
@@ -62,8 +62,13 @@ export async function buildRocSeries(
   options: RocSeriesOptions = {},
 ): Promise<RocSeries[]> {
   const { className, groups } = results.target;
+  // Every labeling that removes labels (the ROC asks whether the network learned to tell the
+  // groups apart from them), also when it is the run's only one; without kinds, all but the
+  // reference.
   const labelings = options.labelings ??
-    results.labelings.map((l) => l.name).filter((l) => l !== results.referenceLabeling);
+    results.labelings.filter((l) =>
+      l.kind === undefined ? l.name !== results.referenceLabeling : l.kind !== "full"
+    ).map((l) => l.name);
   const resamples = options.resamples ?? results.statistics?.resamples ?? 10000;
   const seed = options.seed ?? results.statistics?.seed ?? results.seed ?? 1;
   const level = options.level ?? 0.95;
