@@ -12,7 +12,12 @@ import { loadPipeline, PipelineError } from "./define_pipeline.ts";
 import { parseShard } from "./jobs.ts";
 import { mergeRun, readResolvedRun } from "./merge.ts";
 import { compareExperiments, type CompareRows, comparisonTable } from "./compare.ts";
-import { type BreakdownInput, breakdownResults, breakdownTable } from "../report/breakdown.ts";
+import {
+  BREAKDOWN_LEGEND,
+  type BreakdownInput,
+  breakdownResults,
+  breakdownTable,
+} from "../report/breakdown.ts";
 import { subjectSubgroups } from "./breakdown.ts";
 import { compareWithReference, diffTable, parseReference, writeReference } from "./reproduce.ts";
 import { runPipeline } from "./run.ts";
@@ -305,7 +310,7 @@ async function _main(argv: string[]): Promise<number> {
       const resamples = _int(v.resamples, "--resamples") ?? 10000;
       const comparisons = compareExperiments(results, {
         pairs,
-        classes: v.classes?.split(",").map((c) => c.trim()).filter(Boolean),
+        classes: _list(v.classes),
         resamples,
       });
       if (v.json) console.log(JSON.stringify(comparisons, null, 2));
@@ -325,14 +330,11 @@ async function _main(argv: string[]): Promise<number> {
       const by = v.by ?? "pathology";
       const subgroups = await subjectSubgroups(run, { data: v.data, key: by });
       const cells = breakdownResults(results, (s) => subgroups.get(s), {
-        classes: v.classes?.split(",").map((c) => c.trim()).filter(Boolean),
+        classes: _list(v.classes),
       });
       if (v.json) console.log(JSON.stringify(cells, null, 2));
       else {
-        console.log(
-          `Results of ${target} by ${by}: mean DSC, mean ΔV = predicted − true volume, and ` +
-            `V̂/V = Σ predicted / Σ true volume (0: empty predictions).\n`,
-        );
+        console.log(`Results of ${target} by ${by}. ${BREAKDOWN_LEGEND}.\n`);
         const labels = Object.fromEntries(
           (results.experiments ?? []).map((e) => [e.name, e.label ?? e.name]),
         );

@@ -10,6 +10,11 @@
 
 import { escapeXml } from "./line_plot.ts";
 
+/** What the breakdown's columns mean (the CLI's and the report's legend). */
+export const BREAKDOWN_LEGEND =
+  "Mean DSC, mean ΔV = predicted − true volume and V̂/V = Σ predicted / Σ true volume " +
+  "(0: empty predictions)";
+
 /** The part of `results.json` that the breakdown reads. */
 export interface BreakdownInput {
   /** Target class and its two groups (Table 1's). */

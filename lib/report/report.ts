@@ -10,7 +10,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../core/atomic_write.ts";
 import { BootstrapPool } from "../eval/bootstrap_pool.ts";
 import { readExamples } from "./examples.ts";
 import { type OverlayExample, type OverlayOptions, overlayPng } from "./overlay.ts";
-import { breakdownResults, type BreakdownRow } from "./breakdown.ts";
+import { breakdownResults } from "./breakdown.ts";
 import { reportHtml } from "./report_html.ts";
 import { readRunResults, type RunResults } from "./results.ts";
 import { buildRocSeries, rocFigureSvg } from "./roc_figure.ts";
@@ -102,9 +102,8 @@ export async function buildReport(
   let breakdown: ReportJson["breakdown"] = null;
   if (options.subgroups) {
     const { by, of } = options.subgroups;
-    const cells: BreakdownRow[] = breakdownResults(results, (subject) => of[subject], {
-      classes: [results.target.className],
-    });
+    // Cells of the target class (breakdownResults' default).
+    const cells = breakdownResults(results, (subject) => of[subject]);
     breakdown = { by, className: results.target.className, cells };
   }
   const json: ReportJson = {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { breakdownHtml } from "./breakdown.ts";
+import { BREAKDOWN_LEGEND, breakdownHtml } from "./breakdown.ts";
 import { escapeXml } from "./line_plot.ts";
 import type { ReportFigure, ReportJson } from "./report_json.ts";
 import { table1Html } from "./table1_format.ts";
@@ -92,10 +92,7 @@ export function reportHtml(parts: ReportHtmlParts): string {
     const b = json.breakdown;
     h.push(
       `<section id="breakdown-section"><h2>${escapeXml(`${b.className} by ${b.by}`)}</h2><p>${
-        escapeXml(
-          `Mean DSC, mean ΔV = predicted − true volume and V̂/V = Σ predicted / Σ true volume ` +
-            `(0: empty predictions) per ${b.by} of the test subjects.`,
-        )
+        escapeXml(`${BREAKDOWN_LEGEND} per ${b.by} of the test subjects.`)
       }</p>${
         breakdownHtml(
           b.cells,
