@@ -28,7 +28,8 @@ import { ParamStore } from "../lib/nn/param_store.ts";
 import { buildUNetPlan } from "../lib/nn/unet3d.ts";
 import { unetParams } from "../lib/nn/unet_config.ts";
 import { validatePipeline } from "../lib/pipeline/define_pipeline.ts";
-import { effectivePipeline, lossOptions, modelConfig } from "../lib/pipeline/run.ts";
+import { diceLossOptionsOf } from "../lib/loss/loss_kind.ts";
+import { effectivePipeline, modelConfig } from "../lib/pipeline/resolve.ts";
 import { CaseStore, createPatchPool } from "../lib/train/case_store.ts";
 import { PatchStream } from "../lib/train/patch_stream.ts";
 import { SampleSchedule } from "../lib/train/sampling.ts";
@@ -58,7 +59,7 @@ for (const [name, def, B] of [["acdc", acdc, 2], ["brats", brats, 4]] as const) 
   const target = K === 1
     ? { encoding: "binary" as const }
     : { encoding: "oneHot" as const, classes: K };
-  const { options } = lossOptions(p.experiments.I.loss);
+  const { options } = diceLossOptionsOf(p.experiments.I.loss);
   const loss = { ...options, epsilon: 1e-7 };
   const cases = Array.from({ length: store.size }, (_, i) => i);
   const stream = new PatchStream(store, {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ResampleJob } from "../lib/eval/resample.ts";
+import type { ResampleJob } from "../lib/eval/resampling.ts";
 import type { PatchJob, PatchJobResult } from "../lib/train/patch_jobs.ts";
 
 /** Bootstrap worker: compute the replicates of resample indices [start, end) of a job. */

@@ -6,23 +6,19 @@
  */
 
 import { writeJsonAtomic } from "../core/atomic_write.ts";
-import {
-  ACDC_PHANTOM_DEFAULTS,
-  type AcdcPhantomOptions,
-  generateAcdcPhantom,
-} from "./phantom_acdc.ts";
-import {
-  BRATS_PHANTOM_DEFAULTS,
-  type BratsPhantomOptions,
-  generateBratsPhantom,
-} from "./phantom_brats.ts";
+import { exists } from "../core/exists.ts";
+import { datasetDescriptor, DATASETS } from "./dataset_descriptor.ts";
+import type { AcdcPhantomOptions } from "./phantom_acdc.ts";
+import type { BratsPhantomOptions } from "./phantom_brats.ts";
 import type { DatasetKind } from "./types.ts";
 
 /**
  * Version of each phantom generator. Bump a kind's version whenever a change alters one of its
  * generated voxels, so that cached datasets are regenerated.
  */
-export const PHANTOM_VERSION: Readonly<Record<DatasetKind, number>> = { acdc: 3, brats: 2 };
+export const PHANTOM_VERSION: Readonly<Record<DatasetKind, number>> = Object.fromEntries(
+  Object.entries(DATASETS).map(([kind, d]) => [kind, d.phantom.version]),
+) as Record<DatasetKind, number>;
 
 /** Options of {@linkcode ensurePhantom}: the generator options of the kind. */
 export type PhantomOptions = AcdcPhantomOptions | BratsPhantomOptions;
@@ -55,9 +51,7 @@ export async function phantomKey(
   kind: DatasetKind,
   options: PhantomOptions = {},
 ): Promise<{ options: Record<string, unknown>; key: string }> {
-  const defaults: Record<string, unknown> = kind === "acdc"
-    ? { ...ACDC_PHANTOM_DEFAULTS }
-    : { ...BRATS_PHANTOM_DEFAULTS };
+  const defaults: Record<string, unknown> = { ...datasetDescriptor(kind).phantom.defaults };
   for (const k of Object.keys(options)) {
     if (!(k in defaults)) {
       throw new TypeError(
@@ -105,9 +99,7 @@ export async function ensurePhantom(
   const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
   const tmp = `${root}.tmp-${Deno.pid}-${rand}`;
   try {
-    const summary = kind === "acdc"
-      ? await generateAcdcPhantom(tmp, resolved as AcdcPhantomOptions)
-      : await generateBratsPhantom(tmp, resolved as BratsPhantomOptions);
+    const summary = await datasetDescriptor(kind).phantom.generate(tmp, resolved);
     const marker: PhantomMarker = {
       kind,
       version: PHANTOM_VERSION[kind],
@@ -122,7 +114,7 @@ export async function ensurePhantom(
       if (await _complete(root, kind)) {
         // Another process finished first: keep its copy.
         await Deno.remove(tmp, { recursive: true });
-      } else if (await _exists(root)) {
+      } else if (await exists(root)) {
         // A stale folder without marker (never produced by a rename): replace it.
         await Deno.remove(root, { recursive: true });
         await Deno.rename(tmp, root);
@@ -135,15 +127,6 @@ export async function ensurePhantom(
     throw err;
   }
   return root;
-}
-
-async function _exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function _complete(root: string, kind: DatasetKind): Promise<boolean> {

@@ -6,30 +6,27 @@
  * @module
  */
 
-import { datasetSpec } from "./datasets.ts";
-import type { LoadedCase } from "./types.ts";
+import { ACDC, BRATS, datasetSpec } from "./datasets.ts";
+import type { Labeling, LoadedCase } from "./types.ts";
+
+export type { Labeling };
 
 /**
- * A labeling protocol (the same union as the pipeline schema's `LabelingSchema`):
- * - `full`: every label as annotated;
- * - `emptyGroup`: every case of `group` gets an empty label map (BRATS: LGG);
- * - `removeClass`: in cases of `group`, `classIndex` becomes `into` (ACDC: MYO → background
- *   at ES).
+ * The paper's labelings: the full one and each dataset's partial-label protocol (defined once,
+ * in the dataset specs of `datasets.ts`).
  */
-export type Labeling =
-  | { kind: "full" }
-  | { kind: "emptyGroup"; group: string }
-  | { kind: "removeClass"; group: string; classIndex: number; into?: number };
-
-/** The paper's labelings. */
-export const LABELINGS = {
+export const LABELINGS: {
   /** Fully labelled training set. */
-  full: { kind: "full" },
+  readonly full: Labeling;
   /** BRATS partial: LGG labels replaced by empty maps during training. */
-  bratsPartial: { kind: "emptyGroup", group: "LGG" },
+  readonly bratsPartial: Labeling;
   /** ACDC partial: myocardium (2) removed at end-systole (→ background). */
-  acdcPartial: { kind: "removeClass", group: "ES", classIndex: 2, into: 0 },
-} as const satisfies Record<string, Labeling>;
+  readonly acdcPartial: Labeling;
+} = {
+  full: { kind: "full" },
+  bratsPartial: BRATS.labelings.partial,
+  acdcPartial: ACDC.labelings.partial,
+};
 
 /**
  * A short name of a labeling (`"full"`, `"emptyGroup(LGG)"`, `"removeClass(ES: 2→0)"`).
@@ -59,7 +56,9 @@ export function labelingName(labeling: Labeling): string {
  * @example
  * ```ts
  * import { applyLabeling, LABELINGS } from "./labeling.ts";
- * import type { LoadedCase } from "./types.ts";
+ * import type { Labeling, LoadedCase } from "./types.ts";
+
+export type { Labeling };
  * const es = { group: "ES", label: new Uint8Array([0, 1, 2, 3]), classes: ["bg", "RV", "MYO", "LV"] } as unknown as LoadedCase;
  * console.log(Array.from(applyLabeling(es, LABELINGS.acdcPartial).label)); // [0, 1, 0, 3]
  * ```

@@ -1,15 +1,14 @@
 /**
- * One entry point for listing either dataset.
+ * One entry point for listing any dataset.
  *
  * @module
  */
 
-import { listAcdc } from "./acdc.ts";
-import { listBrats } from "./brats.ts";
+import { datasetDescriptor } from "./dataset_descriptor.ts";
 import type { CaseRecord, DatasetKind } from "./types.ts";
 
 /**
- * List the cases of a dataset root in its real layout.
+ * List the cases of a dataset root in its real layout (the descriptor's `list`).
  *
  * @param kind `"acdc"` or `"brats"`.
  * @param root Dataset root.
@@ -19,7 +18,5 @@ import type { CaseRecord, DatasetKind } from "./types.ts";
  * @throws {TypeError} For an unknown kind.
  */
 export function listDataset(kind: DatasetKind, root: string): Promise<CaseRecord[]> {
-  if (kind === "acdc") return listAcdc(root);
-  if (kind === "brats") return listBrats(root);
-  throw new TypeError(`Cannot list dataset: unknown kind "${kind}"`);
+  return datasetDescriptor(kind).list(root);
 }

@@ -19,22 +19,99 @@
  * @module
  */
 
-export * from "./types.ts";
-export * from "./datasets.ts";
-export * from "./info_cfg.ts";
-export * from "./acdc.ts";
-export * from "./brats.ts";
-export * from "./list_dataset.ts";
-export * from "./region.ts";
-export * from "./resample.ts";
-export * from "./intensity.ts";
-export * from "./preprocess.ts";
-export * from "./load_case.ts";
-export * from "./labeling.ts";
-export * from "./patch.ts";
-export * from "./augment.ts";
-export * from "./phantom_acdc.ts";
-export * from "./phantom_brats.ts";
-export * from "./ensure_phantom.ts";
+export {
+  type CaseRecord,
+  type DatasetKind,
+  type FoldRuleName,
+  type GridMap,
+  type LoadedCase,
+  type Vec3,
+  type Volume,
+} from "./types.ts";
+export {
+  ACDC,
+  BRATS,
+  DATASET_KINDS,
+  DATASET_SPECS,
+  type DatasetSpec,
+  datasetSpec,
+  FOLD_RULE_NAMES,
+  type FoldAssign,
+  foldRule,
+  targetMaps,
+} from "./datasets.ts";
+export {
+  type DatasetDescriptor,
+  datasetDescriptor,
+  DATASETS,
+  type PhantomGenerator,
+} from "./dataset_descriptor.ts";
+export { acdcFold } from "./acdc_fold.ts";
+export { ACDC_PATHOLOGIES, type AcdcInfo, formatInfoCfg, parseInfoCfg } from "./info_cfg.ts";
+export { acdcPatientsDir, listAcdc } from "./acdc.ts";
+export { listBrats } from "./brats.ts";
+export { listDataset } from "./list_dataset.ts";
+export { centerCropOrPad, extractRegion, type RegionOptions, type VoxelArray } from "./region.ts";
+export {
+  alignedGrid,
+  type ResampleGrid,
+  resampleLabelLinear,
+  resampleLinear,
+  resampleNearest,
+} from "./resample.ts";
+export {
+  nonzeroMask,
+  normalizeIntensities,
+  type NormalizeOptions,
+  percentile,
+} from "./intensity.ts";
+export {
+  mapAffine,
+  PAPER_PREPROCESSING,
+  PHANTOM_PREPROCESSING,
+  type PreprocessedVolumes,
+  type PreprocessingOptions,
+  preprocessVolumes,
+  type RawVolumes,
+  shiftGrid,
+} from "./preprocess.ts";
+export { loadCase, toSourceGrid } from "./load_case.ts";
+export {
+  ACDC_ED_ES_RATIO,
+  annotatedMaps,
+  applyLabeling,
+  groupWeights,
+  type Labeling,
+  labelingName,
+  LABELINGS,
+  makeTarget,
+  type TargetOptions,
+} from "./labeling.ts";
+export { type Patch, type PatchSource, samplePatch, type SamplePatchOptions } from "./patch.ts";
+export { type AugmentOptions, augmentPatch, DEFAULT_AUGMENTATION } from "./augment.ts";
+export {
+  ACDC_PHANTOM_DEFAULTS,
+  ACDC_PHANTOM_GROUPS,
+  type AcdcPhantomFrame,
+  type AcdcPhantomOptions,
+  type AcdcPhantomPatient,
+  generateAcdcPhantom,
+  renderAcdcPatient,
+} from "./phantom_acdc.ts";
+export {
+  BRATS_PHANTOM_DEFAULTS,
+  type BratsPhantomCase,
+  type BratsPhantomOptions,
+  generateBratsPhantom,
+  type PhantomSummary,
+  renderBratsCase,
+} from "./phantom_brats.ts";
+export {
+  ensurePhantom,
+  PHANTOM_VERSION,
+  phantomKey,
+  type PhantomMarker,
+  type PhantomOptions,
+} from "./ensure_phantom.ts";
 // The seeded generator that samplePatch and augmentPatch take.
 export { Rng } from "../core/rng.ts";

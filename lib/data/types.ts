@@ -8,6 +8,21 @@
 /** The datasets dicelab knows. */
 export type DatasetKind = "acdc" | "brats";
 
+/** Fold rules a pipeline may name: the seeded `"random"` rule, or a dataset's fixed rule. */
+export type FoldRuleName = "random" | "acdc";
+
+/**
+ * A labeling protocol (the same union as the pipeline schema's `LabelingSchema`):
+ * - `full`: every label as annotated;
+ * - `emptyGroup`: every case of `group` gets an empty label map (BRATS: LGG);
+ * - `removeClass`: in cases of `group`, `classIndex` becomes `into` (ACDC: MYO → background
+ *   at ES).
+ */
+export type Labeling =
+  | { kind: "full" }
+  | { kind: "emptyGroup"; group: string }
+  | { kind: "removeClass"; group: string; classIndex: number; into?: number };
+
 /** Three numbers in `[D, H, W]` order (k, j, i of the NIfTI file). */
 export type Vec3 = [number, number, number];
 

@@ -16,7 +16,7 @@ import {
   resampleRange,
   type ResampleTemplate,
   type StatisticFn,
-} from "./resample.ts";
+} from "./resampling.ts";
 import { aucFromSamples, splitByClass } from "./roc.ts";
 
 /** Relative tolerance when comparing |replicate| with |observed| (rounding of equal sums). */

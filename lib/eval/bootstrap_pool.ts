@@ -20,7 +20,7 @@ import {
   planPermutationTest,
   type ResamplePlan,
 } from "./bootstrap.ts";
-import type { ResampleJob } from "./resample.ts";
+import type { ResampleJob } from "./resampling.ts";
 
 const WORKER_URL = new URL("../../workers/bootstrap_worker.ts", import.meta.url);
 

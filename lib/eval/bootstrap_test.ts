@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { aucBootstrap, pairedBootstrap, permutationTest, quantile } from "./bootstrap.ts";
-import { resampleRange } from "./resample.ts";
+import { resampleRange } from "./resampling.ts";
 import { rocAuc } from "./roc.ts";
 import { Rng } from "../core/rng.ts";
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { acdcFold, foldSubjects, kFoldSplit, parseFoldSplit } from "./folds.ts";
+import { acdcFold } from "../data/acdc_fold.ts";
+import { foldSubjects, kFoldSplit, parseFoldSplit } from "./folds.ts";
 
 const SUBJECTS = Array.from({ length: 23 }, (_, i) => `case_${String(i).padStart(3, "0")}`);
 
@@ -50,6 +51,7 @@ Deno.test("acdcFold() follows patient p → fold (p − 1) mod 5", () => {
   assert.equal(acdcFold("patient100"), 4);
   const split = kFoldSplit(["patient002", "patient013", "patient099", "patient004", "patient005"], {
     rule: "acdc",
+    assign: acdcFold,
   });
   assert.deepEqual(split.assignments, {
     patient002: 1,

@@ -21,7 +21,6 @@
  */
 
 export {
-  acdcFold,
   type FoldRule,
   type FoldSplit,
   foldSubjects,
@@ -41,7 +40,7 @@ export {
 } from "./metrics.ts";
 export { type CaseIdentity, type CaseResult, caseResults, type JobKey } from "./case_result.ts";
 export { rocAuc, type RocCurve, rocCurve, type RocPoint } from "./roc.ts";
-export type { BootstrapMethod, LocationStatistic, StatisticFn } from "./resample.ts";
+export type { BootstrapMethod, LocationStatistic, StatisticFn } from "./resampling.ts";
 export {
   aucBootstrap,
   type AucBootstrapOptions,

@@ -9,8 +9,33 @@
 /** The paper's reduction sets: image-, class-, batch- and all-wise (Tilborghs et al. 2022, Fig. 1). */
 export type Phi = "I" | "CI" | "BI" | "BCI";
 
+/** The spelled-out aliases of Φ. */
+export type PhiAlias = "image" | "class" | "batch" | "all";
+
 /** Φ as accepted from users: the paper's symbols or their spelled-out aliases. */
-export type PhiInput = Phi | "image" | "class" | "batch" | "all";
+export type PhiInput = Phi | PhiAlias;
+
+/** The reduction sets in their canonical order (the GPU kernels' Φ codes are these indices). */
+export const PHI_SETS: readonly ["I", "CI", "BI", "BCI"] = ["I", "CI", "BI", "BCI"];
+
+/** Each alias of Φ and the symbol it stands for. */
+export const PHI_ALIASES: Readonly<Record<PhiAlias, Phi>> = {
+  image: "I",
+  class: "CI",
+  batch: "BI",
+  all: "BCI",
+};
+
+/** Every accepted spelling of Φ: the symbols, then the aliases. */
+export const PHI_NAMES: readonly [PhiInput, ...PhiInput[]] = [
+  ...PHI_SETS,
+  ...(Object.keys(PHI_ALIASES) as PhiAlias[]),
+];
+
+/** What an invalid Φ is told: the accepted spellings. */
+export const PHI_HINT: string = `expected ${PHI_SETS.map((p) => `"${p}"`).join(", ")} (or ${
+  Object.keys(PHI_ALIASES).map((p) => `"${p}"`).join(", ")
+})`;
 
 /** Separate smoothing terms for the numerator and the denominator of the soft Dice. */
 export interface EpsilonPair {
@@ -25,6 +50,9 @@ export type EpsilonInput = number | EpsilonPair | ReadonlyArray<number | Epsilon
 
 /** The Dice-loss variants. */
 export type DiceVariant = "plain" | "leaf" | "marginal";
+
+/** The variants in their canonical order (the GPU kernels' variant codes are these indices). */
+export const DICE_VARIANTS: readonly ["plain", "leaf", "marginal"] = ["plain", "leaf", "marginal"];
 
 /** Options of {@linkcode diceLoss}. */
 export interface DiceLossOptions {
@@ -91,17 +119,6 @@ export interface ResolvedDiceOptions {
   subsetCount: number;
 }
 
-const PHI_ALIASES: Record<string, Phi> = {
-  I: "I",
-  CI: "CI",
-  BI: "BI",
-  BCI: "BCI",
-  image: "I",
-  class: "CI",
-  batch: "BI",
-  all: "BCI",
-};
-
 /**
  * Map a user's Φ to the paper's symbol.
  *
@@ -110,14 +127,11 @@ const PHI_ALIASES: Record<string, Phi> = {
  * @throws {RangeError} When `phi` is none of these.
  */
 export function resolvePhi(phi: unknown): Phi {
-  const p = typeof phi === "string" ? PHI_ALIASES[phi] : undefined;
-  if (!p) {
-    throw new RangeError(
-      `Invalid options.phi: expected "I", "CI", "BI", "BCI" (or "image", "class", "batch", "all"), got ${
-        JSON.stringify(phi)
-      }`,
-    );
-  }
+  if ((PHI_SETS as readonly unknown[]).includes(phi)) return phi as Phi;
+  const p = typeof phi === "string" && Object.hasOwn(PHI_ALIASES, phi)
+    ? PHI_ALIASES[phi as PhiAlias]
+    : undefined;
+  if (!p) throw new RangeError(`Invalid options.phi: ${PHI_HINT}, got ${JSON.stringify(phi)}`);
   return p;
 }
 
@@ -233,7 +247,7 @@ export function resolveDiceOptions(
   const { batch, channels, voxels } = checkShape(shape);
   const phi = resolvePhi(options.phi ?? "I");
   const variant = options.variant ?? "plain";
-  if (variant !== "plain" && variant !== "leaf" && variant !== "marginal") {
+  if (!(DICE_VARIANTS as readonly unknown[]).includes(variant)) {
     throw new RangeError(
       `Invalid options.variant: expected "plain", "leaf" or "marginal", got ${
         JSON.stringify(variant)

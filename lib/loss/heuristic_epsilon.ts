@@ -120,3 +120,33 @@ export function heuristicEpsilon(
 ): number[] {
   return heuristicEpsilonFromSums(mapSums(targets, shape), shape[1], options);
 }
+
+/**
+ * Heuristic ε from a list of per-sample targets `[K, ...spatial]` (e.g. one training patch per
+ * case): the per-map sums of each, then {@linkcode heuristicEpsilonFromSums}. This is the one
+ * estimate that training and the regime analysis both use.
+ *
+ * @param targets One `[K, ...]` target per sample (any spatial size, all maps of equal length).
+ * @param channels K.
+ * @param options Kept classes, Φ and batch size.
+ * @returns One ε per kept class.
+ * @throws {RangeError} On an empty list or invalid options.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { heuristicEpsilonFromTargets } from "./heuristic_epsilon.ts";
+ * const eps = heuristicEpsilonFromTargets([new Float32Array([1, 1, 0, 0]), new Float32Array(4)], 1);
+ * assert.deepEqual(eps, [1]);
+ * ```
+ */
+export function heuristicEpsilonFromTargets(
+  targets: readonly ArrayLike<number>[],
+  channels: number,
+  options: HeuristicEpsilonOptions = {},
+): number[] {
+  const sums: number[] = [];
+  for (const t of targets) {
+    for (const s of mapSums(t, [1, channels, t.length / channels])) sums.push(s);
+  }
+  return heuristicEpsilonFromSums(sums, channels, options);
+}

@@ -5,7 +5,44 @@
  * @module
  */
 
-export * from "./dice_options.ts";
-export * from "./dice_loss.ts";
-export * from "./heuristic_epsilon.ts";
-export * from "./regime.ts";
+export {
+  checkShape,
+  DICE_VARIANTS,
+  type DiceLossOptions,
+  type DiceVariant,
+  type EpsilonInput,
+  type EpsilonPair,
+  type Phi,
+  PHI_ALIASES,
+  PHI_HINT,
+  PHI_NAMES,
+  PHI_SETS,
+  type PhiAlias,
+  type PhiInput,
+  type ResolvedDiceOptions,
+  resolveDiceOptions,
+  resolvePhi,
+  subsetCount,
+  subsetOf,
+} from "./dice_options.ts";
+export { diceLoss, type DiceLossResult, labeledMaps, type NumericArray } from "./dice_loss.ts";
+export {
+  heuristicEpsilon,
+  heuristicEpsilonFromSums,
+  heuristicEpsilonFromTargets,
+  type HeuristicEpsilonOptions,
+  mapSums,
+} from "./heuristic_epsilon.ts";
+export {
+  analyzeRegime,
+  type ClassRegime,
+  type MapVolumes,
+  regimeOf,
+  type RegimeOptions,
+} from "./regime.ts";
+export {
+  DICE_LOSS_KINDS,
+  type DiceLossConfig,
+  type DiceLossKind,
+  diceLossOptionsOf,
+} from "./loss_kind.ts";

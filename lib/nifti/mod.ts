@@ -13,7 +13,39 @@
  * @module
  */
 
-export * from "./datatypes.ts";
-export * from "./header.ts";
-export * from "./read_nifti.ts";
-export * from "./write_nifti.ts";
+export {
+  datatypeByName,
+  INTEGER_RANGES,
+  NIFTI_DATATYPES,
+  type NiftiDatatype,
+  type NiftiDatatypeName,
+} from "./datatypes.ts";
+export {
+  type Affine,
+  baseAffine,
+  niftiAffine,
+  type NiftiExtension,
+  type NiftiHeader,
+  type ParsedNiftiHeader,
+  parseNiftiHeader,
+  qformAffine,
+  qformFromAffine,
+  type QformParams,
+  sformAffine,
+} from "./header.ts";
+export {
+  gunzipNifti,
+  isGzip,
+  type NiftiImage,
+  readNifti,
+  readNiftiFile,
+  type ReadNiftiOptions,
+} from "./read_nifti.ts";
+export {
+  type NiftiVoxelArray,
+  type NiftiWriteInput,
+  writeNifti,
+  writeNiftiAsync,
+  writeNiftiFile,
+  type WriteNiftiOptions,
+} from "./write_nifti.ts";

@@ -5,8 +5,40 @@
  * @module
  */
 
-export * from "./unet_config.ts";
-export * from "./param_store.ts";
-export * from "./unet3d.ts";
-export * from "./unet3d_ref.ts";
-export * from "./checkpoint.ts";
+export {
+  type ActivationConfig,
+  type BlockSpec,
+  parameterCount,
+  type ParamInit,
+  type ParamSpec,
+  resolveUNetConfig,
+  sizeDivisor,
+  type StateSpec,
+  type Triple,
+  UNET_PRESETS,
+  type UNetConfig,
+  type UNetLayout,
+  unetLayout,
+  type UNetOverrides,
+  unetParams,
+  type UNetPreset,
+  validateUNetConfig,
+} from "./unet_config.ts";
+export {
+  type BufferRange,
+  initialValues,
+  ParamStore,
+  type Slot,
+  SLOT_ALIGN,
+} from "./param_store.ts";
+export { buildUNetPlan, type UNetPlan, type UNetPlanOptions } from "./unet3d.ts";
+export { type ReferenceStep, type TensorMap, unetReferenceStep } from "./unet3d_ref.ts";
+export {
+  type Checkpoint,
+  CHECKPOINT_VERSION,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  loadCheckpoint,
+  type NamedTensor,
+  saveCheckpoint,
+} from "./checkpoint.ts";

@@ -8,29 +8,27 @@
  * Map volumes come from one training patch per training case of fold 0, sampled as in
  * training (foreground-centred, no augmentation) with the full labels; the training target
  * of the same patch is the labeling applied to it, and the network is assumed to predict the
- * full-label object (see `lib/loss/regime.ts`).
+ * full-label object (see `lib/loss/regime.ts`). The heuristic ε is the one the job of the
+ * configuration's first fold trains with (`trainingEpsilon`, the same code path as `run`).
  *
  * @module
  */
 
-import type { Labeling } from "../data/labeling.ts";
-import { listDataset } from "../data/list_dataset.ts";
-import { foldSubjects, kFoldSplit } from "../eval/folds.ts";
+import type { Labeling } from "../data/types.ts";
+import { foldSubjects } from "../eval/folds.ts";
 import type { EpsilonInput } from "../loss/dice_options.ts";
-import { heuristicEpsilonFromSums } from "../loss/heuristic_epsilon.ts";
+import { mapSums } from "../loss/heuristic_epsilon.ts";
+import { diceLossOptionsOf } from "../loss/loss_kind.ts";
 import { analyzeRegime, type ClassRegime, type MapVolumes } from "../loss/regime.ts";
 import { CaseStore, createPatchPool } from "../train/case_store.ts";
 import { validationBatches } from "../train/patch_stream.ts";
 import { SampleSchedule } from "../train/sampling.ts";
+import { lossTarget, samplingGroupRatio } from "./_job_config.ts";
+import { trainingEpsilon } from "./_job_data.ts";
+import { resolveDataset } from "./dataset_root.ts";
 import { enumerateJobs } from "./jobs.ts";
-import {
-  edEsGroupRatio,
-  effectivePipeline,
-  lossOptions,
-  modelConfig,
-  resolveDataset,
-} from "./run.ts";
-import type { Pipeline } from "./schema.ts";
+import { effectivePipeline, modelConfig, pipelineDataset, pipelineFolds } from "./resolve.ts";
+import type { Pipeline } from "./pipeline_types.ts";
 
 /** One analysed configuration. */
 export interface AnalysisRow {
@@ -40,6 +38,8 @@ export interface AnalysisRow {
   experiment: string;
   /** Batch size. */
   batchSize: number;
+  /** The fold whose job's ε is reported (the configuration's first fold). */
+  fold: number;
   /** ε per kept class as used (heuristic resolved). */
   epsilon: number[];
   /** Per kept class: the regime analysis. */
@@ -96,18 +96,12 @@ export async function analyzePipeline(
   const phantom = !(options.data ?? pipeline.dataset.root);
   const p = effectivePipeline(pipeline, { ...options, phantom });
   const ds = await resolveDataset(p, options, log);
-  const records = await listDataset(p.dataset.kind, ds.root);
-  const split = kFoldSplit([...new Set(records.map((r) => r.subject))], {
-    folds: p.evaluation.folds,
-    seed: p.seed,
-    rule: p.evaluation.foldRule,
-  });
+  const records = await pipelineDataset(p).list(ds.root);
+  const split = pipelineFolds(p, records);
   const train = new Set(foldSubjects(split, 0).train);
   const model = modelConfig(p);
   const K = model.outChannels;
-  const target = K === 1
-    ? { encoding: "binary" as const }
-    : { encoding: "oneHot" as const, classes: K };
+  const target = lossTarget(K);
   const pool = createPatchPool({ size: 2 });
   const rows: AnalysisRow[] = [];
   try {
@@ -123,14 +117,7 @@ export async function analyzePipeline(
         target,
         foregroundProbability: p.training.foregroundProbability,
       });
-      const sumsOf = (t: Float32Array) => {
-        const V = t.length / K;
-        return Array.from({ length: K }, (_, k) => {
-          let s = 0;
-          for (let i = k * V; i < (k + 1) * V; i++) s += t[i];
-          return s;
-        });
-      };
+      const sumsOf = (t: Float32Array) => Array.from(mapSums(t, [1, K, t.length / K]));
       const jobs = enumerateJobs(p, { quick: options.quick });
       const seen = new Set<string>();
       for (const job of jobs) {
@@ -143,7 +130,7 @@ export async function analyzePipeline(
           pred: sumsOf(b.target),
         }));
         // The maps an epoch draws (with the experiment's ED:ES ratio, as training does).
-        const groupRatio = edEsGroupRatio(p, job.experiment);
+        const groupRatio = samplingGroupRatio(p, job.experiment);
         const maps = groupRatio
           ? [
             ...new SampleSchedule(perCase.length, {
@@ -153,15 +140,9 @@ export async function analyzePipeline(
             }).epoch(0),
           ].map((k) => perCase[k])
           : perCase;
-        const { options: lo, epsilon: epsIn } = lossOptions(p.experiments[job.experiment].loss);
+        const { options: lo } = diceLossOptionsOf(p.experiments[job.experiment].loss);
         const classes = lo.classes ?? Array.from({ length: K }, (_, k) => k);
-        const epsilon: EpsilonInput = epsIn === "heuristic"
-          ? heuristicEpsilonFromSums(maps.flatMap((m) => m.train), K, {
-            classes,
-            phi: lo.phi,
-            batchSize: job.batchSize,
-          })
-          : epsIn;
+        const { epsilon } = await trainingEpsilon(p, store, split, job, K);
         const volumes: MapVolumes[] = maps.map((m) => ({
           train: classes.map((c) => m.train[c]),
           predicted: classes.map((c) => m.pred[c]),
@@ -178,6 +159,7 @@ export async function analyzePipeline(
           labeling: job.labeling,
           experiment: job.experiment,
           batchSize: job.batchSize,
+          fold: job.fold,
           epsilon: _epsList(epsilon),
           classes: analysis.map((a, i) => ({
             ...a,

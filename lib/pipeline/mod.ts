@@ -1,7 +1,8 @@
 /**
  * Declarative pipelines: `definePipeline` and the zod-validated schema, jobs and shards,
- * running, merging, reproduction checks and the Φ/ε regime analysis. Published as the
- * `./pipeline` entry point.
+ * running, merging, reproduction checks, paired comparisons, subgroup breakdowns and the Φ/ε
+ * regime analysis. Published as the `./pipeline` entry point. Everything else in this folder
+ * (the job's steps, the CLI commands) is internal.
  *
  * @example
  * ```ts ignore
@@ -12,12 +13,79 @@
  * @module
  */
 
-export type * from "./types.ts";
-export * from "./define_pipeline.ts";
-export * from "./jobs.ts";
-export * from "./run.ts";
-export * from "./merge.ts";
-export * from "./reproduce.ts";
-export * from "./analyze.ts";
-export * from "./compare.ts";
-export * from "./breakdown.ts";
+export type {
+  ActivationConfig,
+  AugmentationConfig,
+  DatasetConfig,
+  EpsilonConfig,
+  EpsilonTermConfig,
+  EvaluationConfig,
+  ExperimentConfig,
+  LabelingConfig,
+  LossConfig,
+  LrScalingConfig,
+  ModelConfig,
+  PhantomTrainingConfig,
+  PhiName,
+  Pipeline,
+  PreprocessingConfig,
+  QuickConfig,
+  TrainingConfig,
+} from "./pipeline_types.ts";
+export type {
+  DatasetInput,
+  EvaluationInput,
+  ExperimentInput,
+  LabelingInput,
+  LossInput,
+  ModelInput,
+  PipelineInput,
+  TrainingInput,
+} from "./pipeline_input_types.ts";
+export {
+  definePipeline,
+  loadPipeline,
+  PipelineError,
+  type PipelineIssue,
+  validatePipeline,
+} from "./define_pipeline.ts";
+export {
+  enumerateJobs,
+  type Job,
+  type JobSelection,
+  parseShard,
+  type Shard,
+  shardJobs,
+} from "./jobs.ts";
+export { effectivePipeline, modelConfig, pipelineDataset } from "./resolve.ts";
+export type {
+  EvaluatedWeights,
+  JobResult,
+  ResolvedRun,
+  RunOptions,
+  RunSummary,
+} from "./run_types.ts";
+export { runPipeline } from "./run.ts";
+export { readJobResult, readResolvedRun } from "./run_folder.ts";
+export { expectedJobs, type MergeOptions, mergeRun } from "./merge.ts";
+export {
+  type CellAddress,
+  cellValue,
+  compareWithReference,
+  type DiffLine,
+  diffTable,
+  parseReference,
+  type Reference,
+  type ReferenceClaim,
+  type ResultsLike,
+  writeReference,
+} from "./reproduce.ts";
+export { type AnalysisRow, analysisTable, analyzePipeline } from "./analyze.ts";
+export {
+  compareExperiments,
+  type CompareOptions,
+  type CompareRows,
+  type Comparison,
+  comparisonTable,
+} from "./compare.ts";
+export { subjectSubgroups } from "./subgroups.ts";

@@ -7,205 +7,19 @@
  */
 
 import { z } from "zod";
-import type { Pipeline, PipelineInput } from "./types.ts";
-
-const PHI_VALUES = ["I", "CI", "BI", "BCI", "image", "class", "batch", "all"] as const;
-
-const posInt = (what: string) =>
-  z.number({ error: `expected a positive integer (${what})` }).int({
-    error: `expected a positive integer (${what})`,
-  }).positive({ error: `expected a positive integer (${what})` });
-
-const nonNegNumber = (what: string) =>
-  z.number({ error: `expected a number ≥ 0 (${what})` }).min(0, {
-    error: `expected a number ≥ 0 (${what})`,
-  }).refine(Number.isFinite, { error: `expected a finite number (${what})` });
-
-const triple = (what: string) =>
-  z.tuple([posInt(what), posInt(what), posInt(what)], {
-    error: `expected [d, h, w] positive integers (${what})`,
-  });
-
-const EPSILON_HINT = 'expected a number ≥ 0 or "heuristic"';
-
-/** ε of one class: a number or a numerator/denominator pair. */
-const EpsilonTerm = z.union([
-  z.number({ error: EPSILON_HINT }).min(0, { error: EPSILON_HINT }),
-  z.strictObject({
-    numerator: nonNegNumber("ε added to 2Σyŷ").describe("ε added to 2Σyŷ"),
-    denominator: nonNegNumber("ε added to Σy + Σŷ").describe("ε added to Σy + Σŷ"),
-  }),
-], { error: EPSILON_HINT });
-
-/** ε of a loss: a term, one term per kept class, or the heuristic of Sect. 2.3. */
-const EpsilonSchema = z.union([
-  EpsilonTerm,
-  z.array(EpsilonTerm, { error: EPSILON_HINT }).min(1, { error: EPSILON_HINT }),
-  z.literal("heuristic", { error: EPSILON_HINT }),
-], { error: EPSILON_HINT }).describe(
-  'Smoothing term ε: a number, { numerator, denominator }, one per kept class, or "heuristic" (mean target volume per subset, Sect. 2.3)',
-);
-
-const lossCommon = {
-  phi: z.enum(PHI_VALUES, {
-    error: 'expected "I", "CI", "BI", "BCI" (or "image", "class", "batch", "all")',
-  }).default("I").describe(
-    "Reduction sets Φ: I image-wise, CI class-wise, BI batch-wise, BCI all-wise",
-  ),
-  epsilon: EpsilonSchema.default(1e-7),
-  classes: z.array(z.number().int().min(0), { error: "expected an array of channel indices" })
-    .min(1).optional().describe(
-      "Channels kept in the loss (e.g. [1, 2, 3] drops the background); default all",
-    ),
-};
-
-/** A loss from the Dice family: a discriminated union on `kind`. */
-const LossSchema = z.discriminatedUnion("kind", [
-  z.strictObject({
-    kind: z.literal("softDice").describe("Plain soft Dice (Eq. 3)"),
-    ...lossCommon,
-  }),
-  z.strictObject({
-    kind: z.literal("leafDice").describe(
-      "Leaf Dice (Fidon et al. 2021): missing maps contribute a constant and no gradient",
-    ),
-    ...lossCommon,
-  }),
-  z.strictObject({
-    kind: z.literal("marginalDice").describe(
-      "Marginal Dice (Shi et al. 2021): missing classes are merged into the background",
-    ),
-    ...lossCommon,
-    background: z.number().int().min(0).default(0).describe("Background channel"),
-  }),
-], { error: 'expected loss.kind "softDice", "leafDice" or "marginalDice"' }).describe(
-  "Loss from the Dice family",
-);
-
-/** One experiment: a named loss configuration. */
-const ExperimentSchema = z.strictObject({
-  label: z.string().optional().describe('Display name in tables and figures (e.g. "I_ε")'),
-  loss: LossSchema,
-  batchSizes: z.array(posInt("batch size")).min(1).optional().describe(
-    "Batch sizes for this experiment; default training.batchSizes",
-  ),
-  edEsRatio: z.tuple([z.number().min(0), z.number().min(0)]).optional().describe(
-    "ACDC: ED:ES sampling ratio for this experiment (paper: [3, 1] for I_ε); default training.edEsRatio",
-  ),
-});
-
-/** A labeling protocol applied to the training labels (evaluation always uses full labels). */
-const LabelingSchema = z.discriminatedUnion("kind", [
-  z.strictObject({
-    kind: z.literal("full").describe("Every training label as annotated"),
-  }),
-  z.strictObject({
-    kind: z.literal("emptyGroup").describe(
-      "Replace the labels of every case of a group with empty maps (BRATS: LGG)",
-    ),
-    group: z.string().min(1).describe('Group whose labels become empty, e.g. "LGG"'),
-  }),
-  z.strictObject({
-    kind: z.literal("removeClass").describe(
-      "Relabel one class as another for a group (ACDC: MYO → background at ES)",
-    ),
-    group: z.string().min(1).describe('Group affected, e.g. "ES"'),
-    classIndex: z.number().int().min(1).describe("Label value removed, e.g. 2 (MYO)"),
-    into: z.number().int().min(0).default(0).describe("Label value it becomes (0 = background)"),
-  }),
-], { error: 'expected labeling kind "full", "emptyGroup" or "removeClass"' });
-
-/** Preprocessing of cases before patches are sampled. */
-const PreprocessingSchema = z.strictObject({
-  spacing: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()])
-    .optional().describe("Target voxel spacing [d, h, w] in mm; default keep"),
-  size: triple("voxels").optional().describe(
-    "Target size [d, h, w] after resampling (centre crop/pad); default keep",
-  ),
-  clipPercentiles: z.tuple([z.number().min(0).max(100), z.number().min(0).max(100)]).nullable()
-    .optional().describe("Intensity percentiles clipped before z-scoring (null: no clipping)"),
-  zscore: z.boolean().optional().describe("Z-score each channel (default true)"),
-  intensityMask: z.enum(["nonzero", "all"]).optional().describe(
-    "Voxels defining the intensity statistics (default: BRATS nonzero, ACDC all)",
-  ),
-  labelInterpolation: z.enum(["linear", "nearest"]).optional().describe(
-    "Label resampling: per-class linear + argmax, or nearest (default linear)",
-  ),
-});
-
-/** The dataset: kind, optional real root, preprocessing, phantom options. */
-const DatasetSchema = z.strictObject({
-  kind: z.enum(["acdc", "brats"], { error: 'expected dataset.kind "acdc" or "brats"' })
-    .describe("Dataset layout and task"),
-  root: z.string().optional().describe(
-    "Real dataset root; the --data flag overrides it; absent → the phantom dataset",
-  ),
-  preprocessing: PreprocessingSchema.optional().describe(
-    "Preprocessing of real data (default: the paper's, e.g. ACDC 192×192×48 at 1.5625×1.5625×2.5 mm)",
-  ),
-  phantom: z.strictObject({
-    options: z.record(z.string(), z.unknown()).default({}).describe(
-      "Options of the phantom generator (e.g. { hgg: 210, lgg: 75, seed: 2018 })",
-    ),
-    preprocessing: PreprocessingSchema.optional().describe(
-      "Preprocessing of the phantom data (default: the phantom preset)",
-    ),
-    model: z.lazy(() => ModelSchema.partial()).optional().describe(
-      "Model fields replaced on phantom runs (phantoms are small: so is the network)",
-    ),
-    training: z.lazy(() => PhantomTrainingSchema).optional().describe(
-      "Training fields replaced on phantom runs (patch size, epochs, …)",
-    ),
-  }).default({ options: {} }).describe("The phantom dataset used when no real data is given"),
-});
-
-const activation = z.discriminatedUnion("kind", [
-  z.strictObject({
-    kind: z.literal("leakyRelu"),
-    slope: z.number().default(0.01).describe("Negative slope"),
-  }),
-  z.strictObject({
-    kind: z.literal("prelu"),
-    init: z.number().default(0.25).describe("Initial slope per channel"),
-  }),
-]).describe("Activation");
-
-/** Model: a preset plus field overrides. */
-const ModelSchema = z.strictObject({
-  preset: z.enum(["brats", "acdc", "nnn-bench", "tiny"], {
-    error: 'expected model.preset "brats", "acdc", "nnn-bench" or "tiny"',
-  }).describe("Network preset (No New-Net style 3D U-Net)"),
-  filters: z.array(posInt("filters")).min(1).optional().describe(
-    "Feature maps per level, e.g. [30, 60, 120, 240, 480]",
-  ),
-  inChannels: posInt("input channels").optional().describe("Input channels"),
-  outChannels: posInt("output channels").optional().describe("Output maps"),
-  norm: z.enum(["instance", "batch"]).optional().describe("Normalisation"),
-  activation: activation.optional(),
-  upsampling: z.enum(["nearest", "transposed"]).optional().describe("Decoder upsampling"),
-  order: z.enum(["pre", "post"]).optional().describe(
-    "pre: norm → act → conv (No New-Net); post: conv → norm → act",
-  ),
-  head: z.enum(["sigmoid", "softmax"]).optional().describe("Output activation"),
-  kernels: z.array(z.array(triple("kernel"))).optional().describe(
-    "Conv kernels per level, e.g. [[3,3,3],[3,3,1]] per level",
-  ),
-  pools: z.array(triple("pool")).optional().describe("Pool window per level transition"),
-});
-
-/** Data augmentation (applied in the patch workers). */
-const AugmentationSchema = z.strictObject({
-  enabled: z.boolean().default(true).describe("Master switch"),
-  rotationDegrees: nonNegNumber("degrees").default(10).describe("Max in-plane rotation (±)"),
-  scale: z.tuple([z.number().positive(), z.number().positive()]).default([0.9, 1.1]).describe(
-    "Scaling range",
-  ),
-  flip: z.boolean().default(true).describe("Random flips along W"),
-  intensityShift: nonNegNumber("σ units").default(0.1).describe("Max intensity shift (±, z units)"),
-  intensityScale: z.tuple([z.number().positive(), z.number().positive()]).default([0.9, 1.1])
-    .describe("Intensity scale range"),
-  noiseStd: nonNegNumber("σ units").default(0.05).describe("Gaussian noise σ (z units)"),
-});
+import { FOLD_RULE_NAMES } from "../data/datasets.ts";
+import {
+  AugmentationSchema,
+  DatasetSchema,
+  ExperimentSchema,
+  LabelingSchema,
+  ModelSchema,
+  nonNegNumber,
+  posInt,
+  triple,
+} from "./_schema_sections.ts";
+import type { PipelineInput } from "./pipeline_input_types.ts";
+import type { Pipeline } from "./pipeline_types.ts";
 
 /** Training: batch sizes, budget, optimiser, schedule, patches, workers. */
 const TrainingSchema = z.strictObject({
@@ -267,36 +81,11 @@ const TrainingSchema = z.strictObject({
   ),
 });
 
-/** Training fields a phantom run replaces (all optional, no defaults). */
-const PhantomTrainingSchema = z.strictObject({
-  batchSizes: z.array(posInt("batch size")).min(1).optional().describe("Batch sizes B"),
-  epochs: posInt("epochs").optional().describe("Maximum epochs"),
-  patchSize: triple("voxels").optional().describe("Training patch [d, h, w]"),
-  checkpointEvery: posInt("steps").optional().describe("Checkpoint interval in steps"),
-  evaluateWeights: z.enum(["final", "best"]).optional().describe(
-    'Weights evaluated: "final" or "best" (lowest validation loss)',
-  ),
-  validationFraction: z.number().min(0).max(0.5).optional().describe("Validation fraction"),
-  foregroundProbability: z.number().min(0).max(1).optional().describe(
-    "Foreground patch probability",
-  ),
-  lr: z.number().positive().optional().describe("Adam learning rate"),
-  lrScaling: z.strictObject({
-    kind: z.enum(["none", "sqrt", "linear", "linear-up"]),
-    reference: posInt("batch size"),
-  }).optional().describe("Learning-rate scaling with B"),
-  schedule: z.strictObject({
-    factor: z.number().positive().max(1).optional(),
-    patience: posInt("epochs").optional(),
-    stopPatience: posInt("epochs").optional(),
-  }).optional().describe("Plateau schedule fields"),
-});
-
 /** Evaluation: folds, sliding window, target class and groups, bootstrap. */
 const EvaluationSchema = z.strictObject({
   folds: posInt("folds").default(5).describe("Cross-validation folds (by subject)"),
-  foldRule: z.enum(["random", "acdc"]).default("random").describe(
-    'Fold assignment: seeded random by subject, or "acdc" (patient p → fold (p−1) mod 5)',
+  foldRule: z.enum(FOLD_RULE_NAMES).default("random").describe(
+    "Fold assignment: seeded random by subject, or a fixed rule of the dataset (ACDC's: patient p → fold (p−1) mod 5)",
   ),
   window: z.strictObject({
     overlap: z.number().min(0).max(0.9).default(0.5).describe("Sliding-window overlap"),
@@ -360,6 +149,15 @@ const _PipelineSchema = z.strictObject({
  */
 export const PipelineSchema: z.ZodType<Pipeline, PipelineInput> = _PipelineSchema;
 
+// The explicit types equal the schema's, both ways (not only assignable): a field added to the
+// schema and not to types.ts, or the other way round, fails `deno check`.
+type _Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
+  : false;
+const _outputMatches: _Equal<z.output<typeof _PipelineSchema>, Pipeline> = true;
+const _inputMatches: _Equal<z.input<typeof _PipelineSchema>, PipelineInput> = true;
+void _outputMatches;
+void _inputMatches;
+
 export type {
   EvaluationConfig,
   ExperimentConfig,
@@ -367,6 +165,6 @@ export type {
   LossConfig,
   ModelConfig,
   Pipeline,
-  PipelineInput,
   TrainingConfig,
-} from "./types.ts";
+} from "./pipeline_types.ts";
+export type { PipelineInput } from "./pipeline_input_types.ts";

@@ -4,6 +4,6 @@
  * @module
  */
 
-export * from "./worker_pool.ts";
-export * from "./serve_worker.ts";
-export type * from "./protocol.ts";
+export { defaultPoolSize, WorkerPool, type WorkerPoolOptions } from "./worker_pool.ts";
+export { type HandlerResult, serveWorker } from "./serve_worker.ts";
+export type { WorkerReply, WorkerRequest } from "./protocol.ts";

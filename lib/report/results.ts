@@ -35,7 +35,7 @@ const CaseResultSchema = z.strictObject({
 const RUN_RESULTS_SCHEMA = z.strictObject({
   schema: z.literal(RESULTS_SCHEMA, { error: `expected "${RESULTS_SCHEMA}"` }),
   pipeline: name.describe("Pipeline name"),
-  dataset: name.describe('Dataset kind, e.g. "brats" or "acdc"'),
+  dataset: name.describe("Dataset kind (its descriptor's kind in lib/data)"),
   createdAt: z.string().optional().describe("ISO time the results were written"),
   seed: z.number().int().optional().describe("Master seed of the run"),
   target: z.strictObject({

@@ -5,13 +5,52 @@
  * @module
  */
 
-export * from "./case_store.ts";
-export * from "./patch_stream.ts";
-export * from "./sampling.ts";
-export * from "./plateau.ts";
-export * from "./trainer.ts";
-export * from "./sliding_window.ts";
-export * from "./inference.ts";
+export {
+  CaseStore,
+  type CaseStoreOptions,
+  createPatchPool,
+  type PatchPool,
+  type PatchPoolOptions,
+} from "./case_store.ts";
+export {
+  type PatchBatch,
+  PatchStream,
+  type PatchStreamOptions,
+  type PatchStreamStats,
+  VALIDATION_STREAM,
+  validationBatches,
+  type ValidationBatchOptions,
+} from "./patch_stream.ts";
+export { SampleSchedule, type SampleScheduleOptions } from "./sampling.ts";
+export {
+  type PlateauEvent,
+  type PlateauOptions,
+  PlateauSchedule,
+  type PlateauState,
+} from "./plateau.ts";
+export {
+  loadWeights,
+  type StepRecord,
+  Trainer,
+  type TrainerConfig,
+  type TrainerIO,
+  TrainingDivergedError,
+  type TrainSummary,
+} from "./trainer.ts";
+export {
+  axisStarts,
+  extractWindow,
+  importanceMap,
+  WindowAccumulator,
+  type WindowOptions,
+  windowStarts,
+} from "./sliding_window.ts";
+export {
+  labelsOf,
+  type SlidingWindowOptions,
+  SlidingWindowPredictor,
+  type VolumePrediction,
+} from "./inference.ts";
 export type { PatchJob, PatchJobResult } from "./patch_jobs.ts";
 export type { JobBarrier } from "./patch_jobs.ts";
 export type { BatchCase, BatchJob, BatchResult } from "./build_batch.ts";

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type { NamedTensor } from "../../lib/nn/checkpoint.ts";
 import { definePipeline, validatePipeline } from "../../lib/pipeline/define_pipeline.ts";
-import type { Pipeline, PipelineInput } from "../../lib/pipeline/types.ts";
+import type { Pipeline, PipelineInput } from "../../lib/pipeline/schema.ts";
 import tiny from "../../pipelines/tiny_brats.ts";
 
 /**

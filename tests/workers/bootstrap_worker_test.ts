@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { WorkerPool } from "../../lib/pool/worker_pool.ts";
 import { BootstrapPool } from "../../lib/eval/bootstrap_pool.ts";
 import { aucBootstrap, pairedBootstrap, permutationTest } from "../../lib/eval/bootstrap.ts";
-import { resampleRange } from "../../lib/eval/resample.ts";
+import { resampleRange } from "../../lib/eval/resampling.ts";
 import { Rng } from "../../lib/core/rng.ts";
 import type { BootstrapReply, BootstrapRequest } from "../../workers/_messages.ts";
 

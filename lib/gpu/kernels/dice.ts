@@ -34,6 +34,7 @@
  * @module
  */
 
+import { DICE_VARIANTS, type DiceVariant, type Phi, PHI_SETS } from "../../loss/dice_options.ts";
 import { type KernelSpec, wgsl } from "../kernel_spec.ts";
 
 /** Invocations per workgroup of the streaming kernels (partials and gradient). */
@@ -55,11 +56,15 @@ export function diceImageQuantities(channels: number): number {
   return channels * channels + 3 * channels;
 }
 
-/** Numeric codes of Φ used in uniforms. */
-export const PHI_CODE = { I: 0, CI: 1, BI: 2, BCI: 3 } as const;
+/** Numeric codes of Φ used in uniforms: the index in lib/loss's `PHI_SETS` (I 0, CI 1, BI 2, BCI 3). */
+export const PHI_CODE: Readonly<Record<Phi, number>> = _codes(PHI_SETS);
 
-/** Numeric codes of the variant used in uniforms. */
-export const VARIANT_CODE = { plain: 0, leaf: 1, marginal: 2 } as const;
+/** Numeric codes of the variant used in uniforms: the index in `DICE_VARIANTS` (plain 0, leaf 1, marginal 2). */
+export const VARIANT_CODE: Readonly<Record<DiceVariant, number>> = _codes(DICE_VARIANTS);
+
+function _codes<T extends string>(names: readonly T[]): Record<T, number> {
+  return Object.fromEntries(names.map((n, i) => [n, i])) as Record<T, number>;
+}
 
 /** Largest channel count of the marginal kernel (its source is unrolled over C²). */
 export const DICE_MAX_MARGINAL_CHANNELS = 16;

@@ -85,7 +85,7 @@ export type StatisticFn = (values: Float64Array) => number;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { locationStatistic } from "./resample.ts";
+ * import { locationStatistic } from "./resampling.ts";
  * assert(locationStatistic("median", new Float64Array([3, 1, 2, 10])) === 2.5);
  * ```
  */
@@ -114,7 +114,7 @@ export function locationStatistic(name: LocationStatistic, values: Float64Array)
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { resampleRange } from "./resample.ts";
+ * import { resampleRange } from "./resampling.ts";
  * const diffs = new Float64Array([0.1, -0.2, 0.3]);
  * const job = { kind: "pairedBootstrap", diffs, seed: 1, statistic: "mean", method: "centred" } as const;
  * const all = resampleRange({ ...job, start: 0, end: 10 });
@@ -154,7 +154,7 @@ export function resampleRange(job: ResampleJob, statistic?: StatisticFn): Float6
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { meanAndSe } from "./resample.ts";
+ * import { meanAndSe } from "./resampling.ts";
  * assert(meanAndSe([1, 3]).se === 1);
  * ```
  */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { subjectSubgroups } from "./breakdown.ts";
-import type { ResolvedRun } from "./run.ts";
+import { subjectSubgroups } from "./subgroups.ts";
+import type { ResolvedRun } from "./run_types.ts";
 
 Deno.test("subjectSubgroups says where the dataset went", async () => {
   const run = {

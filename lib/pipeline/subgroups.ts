@@ -10,15 +10,16 @@
  * @module
  */
 
-import { listDataset } from "../data/list_dataset.ts";
-import type { ResolvedRun } from "./run.ts";
+import { pipelineDataset } from "./resolve.ts";
+import type { ResolvedRun } from "./run_types.ts";
 
 /**
  * Read each subject's subgroup from the run's dataset: the value of `meta[key]` of its records
  * (ACDC: `pathology`, from `Info.cfg`).
  *
  * @param run The run (`pipeline.json`): its dataset kind and root.
- * @param options `data` overrides the recorded root; `key` names the meta field.
+ * @param options `data` overrides the recorded root; `key` names the meta field (default: the
+ *   dataset's subgroup field, e.g. ACDC's `pathology`).
  * @returns Subject → subgroup.
  * @throws {Error} When the dataset root is gone or its records have no such field.
  */
@@ -26,9 +27,15 @@ export async function subjectSubgroups(
   run: ResolvedRun & { source?: string },
   options: { data?: string; key?: string } = {},
 ): Promise<Map<string, string>> {
-  const key = options.key ?? "pathology";
+  const ds = pipelineDataset(run.pipeline);
+  const key = options.key ?? ds.subgroup?.key;
+  if (!key) {
+    throw new Error(
+      `The ${ds.title} cases have no subgroup field to break down by: pass --by FIELD ` +
+        `(they only have their group, ${ds.groups.join("/")})`,
+    );
+  }
   const root = options.data ?? run.root;
-  const kind = run.pipeline.dataset.kind;
   try {
     await Deno.stat(root);
   } catch {
@@ -41,7 +48,7 @@ export async function subjectSubgroups(
           : ""),
     );
   }
-  const records = await listDataset(kind, root);
+  const records = await ds.list(root);
   const out = new Map<string, string>();
   for (const r of records) {
     const v = r.meta[key];
@@ -49,8 +56,8 @@ export async function subjectSubgroups(
   }
   if (out.size === 0) {
     throw new Error(
-      `The ${kind} cases in ${root} have no "${key}" field to break down by` +
-        (kind === "brats" ? " (BRATS cases only have their group, HGG/LGG)" : ""),
+      `The ${ds.kind} cases in ${root} have no "${key}" field to break down by` +
+        (ds.subgroup ? "" : ` (${ds.title} cases only have their group, ${ds.groups.join("/")})`),
     );
   }
   return out;

@@ -1,13 +1,21 @@
 /**
- * Explicit types of pipelines: `PipelineInput` (what a pipeline file writes; fields with
- * defaults may be omitted) and `Pipeline` (validated, defaults filled). The zod schema in
- * `schema.ts` is annotated with them, so the compiler checks that they agree.
+ * Explicit types of validated pipelines: `Pipeline` and its sections (defaults filled; what a
+ * pipeline file writes is `PipelineInput`, in `pipeline_input_types.ts`). They are spelled out
+ * (JSR's fast type check rejects types inferred from a zod schema), and `schema.ts` pins them to
+ * the schema: a compile-time check requires `z.output` and `z.input` of the schema to equal
+ * `Pipeline` and `PipelineInput` exactly, so a field added to one and not the other fails
+ * `deno check`. The unions they share with the library (Φ, dataset kinds, fold rules, presets)
+ * are imported from their owners.
  *
  * @module
  */
 
-/** Φ as written in pipelines. */
-export type PhiName = "I" | "CI" | "BI" | "BCI" | "image" | "class" | "batch" | "all";
+import type { DatasetKind, FoldRuleName } from "../data/types.ts";
+import type { PhiInput } from "../loss/dice_options.ts";
+import type { UNetPreset } from "../nn/unet_config.ts";
+
+/** Φ as written in pipelines (lib/loss's spellings). */
+export type PhiName = PhiInput;
 
 /** ε of one class: a number or a numerator/denominator pair. */
 export type EpsilonTermConfig = number | { numerator: number; denominator: number };
@@ -27,18 +35,6 @@ export type LossConfig =
     background: number;
   };
 
-/** A loss as written (Φ, ε and the background have defaults). */
-export type LossInput =
-  | { kind: "softDice"; phi?: PhiName; epsilon?: EpsilonConfig; classes?: number[] }
-  | { kind: "leafDice"; phi?: PhiName; epsilon?: EpsilonConfig; classes?: number[] }
-  | {
-    kind: "marginalDice";
-    phi?: PhiName;
-    epsilon?: EpsilonConfig;
-    classes?: number[];
-    background?: number;
-  };
-
 /** A validated experiment. */
 export interface ExperimentConfig {
   /** Display name. */
@@ -51,23 +47,11 @@ export interface ExperimentConfig {
   edEsRatio?: [number, number];
 }
 
-/** An experiment as written. */
-export interface ExperimentInput extends Omit<ExperimentConfig, "loss"> {
-  /** The loss. */
-  loss: LossInput;
-}
-
 /** A validated labeling protocol. */
 export type LabelingConfig =
   | { kind: "full" }
   | { kind: "emptyGroup"; group: string }
   | { kind: "removeClass"; group: string; classIndex: number; into: number };
-
-/** A labeling as written. */
-export type LabelingInput =
-  | { kind: "full" }
-  | { kind: "emptyGroup"; group: string }
-  | { kind: "removeClass"; group: string; classIndex: number; into?: number };
 
 /** Preprocessing of cases. */
 export interface PreprocessingConfig {
@@ -94,7 +78,7 @@ export type ActivationConfig = { kind: "leakyRelu"; slope: number } | {
 /** Model preset and overrides. */
 export interface ModelConfig {
   /** Preset. */
-  preset: "brats" | "acdc" | "nnn-bench" | "tiny";
+  preset: UNetPreset;
   /** Feature maps per level. */
   filters?: number[];
   /** Input channels. */
@@ -115,12 +99,6 @@ export interface ModelConfig {
   kernels?: [number, number, number][][];
   /** Pool windows. */
   pools?: [number, number, number][];
-}
-
-/** Model section as written (activation fields have defaults). */
-export interface ModelInput extends Omit<ModelConfig, "activation"> {
-  /** Activation. */
-  activation?: { kind: "leakyRelu"; slope?: number } | { kind: "prelu"; init?: number };
 }
 
 /** Learning-rate scaling with the batch size. */
@@ -161,7 +139,7 @@ export interface PhantomTrainingConfig {
 /** The dataset section. */
 export interface DatasetConfig {
   /** Kind. */
-  kind: "acdc" | "brats";
+  kind: DatasetKind;
   /** Real dataset root. */
   root?: string;
   /** Preprocessing of real data. */
@@ -174,21 +152,6 @@ export interface DatasetConfig {
     preprocessing?: PreprocessingConfig;
     /** Model fields replaced on phantom runs. */
     model?: Partial<ModelConfig>;
-    /** Training fields replaced on phantom runs. */
-    training?: PhantomTrainingConfig;
-  };
-}
-
-/** The dataset section as written. */
-export interface DatasetInput extends Omit<DatasetConfig, "phantom"> {
-  /** The phantom used without real data. */
-  phantom?: {
-    /** Generator options. */
-    options?: Record<string, unknown>;
-    /** Preprocessing of the phantom. */
-    preprocessing?: PreprocessingConfig;
-    /** Model fields replaced on phantom runs. */
-    model?: Partial<ModelInput>;
     /** Training fields replaced on phantom runs. */
     training?: PhantomTrainingConfig;
   };
@@ -252,52 +215,12 @@ export interface TrainingConfig {
   evaluateWeights?: "final" | "best";
 }
 
-/** The training section as written. */
-export interface TrainingInput {
-  /** Batch sizes. */
-  batchSizes?: number[];
-  /** Maximum epochs. */
-  epochs?: number;
-  /** Patch size. */
-  patchSize: [number, number, number];
-  /** Adam. */
-  optimizer?: { lr?: number; betas?: [number, number]; eps?: number; weightDecay?: number };
-  /** LR scaling with B. */
-  lrScaling?: LrScalingConfig;
-  /** Plateau schedule. */
-  schedule?: { factor?: number; patience?: number; stopPatience?: number };
-  /** Validation fraction. */
-  validationFraction?: number;
-  /** Foreground patch probability. */
-  foregroundProbability?: number;
-  /** ACDC ED:ES sampling ratio. */
-  edEsRatio?: [number, number];
-  /** Augmentation. */
-  augmentation?: Partial<AugmentationConfig>;
-  /** Patch workers. */
-  workers?: number | "auto";
-  /** Batches queued ahead of the GPU. */
-  prefetch?: number;
-  /** Checkpoint interval in steps. */
-  checkpointEvery?: number;
-  /**
-   * Step pipelining: `"auto"` (also when absent: both ways timed at the start, the faster kept),
-   * `"on"` or `"off"`. Results are identical.
-   */
-  pipelining?: "auto" | "on" | "off";
-  /**
-   * Weights evaluated on the test cases: `"final"` (also when absent) or `"best"` (the epoch of
-   * the lowest validation loss; without validation cases, the final weights).
-   */
-  evaluateWeights?: "final" | "best";
-}
-
 /** The evaluation section. */
 export interface EvaluationConfig {
   /** Folds. */
   folds: number;
   /** Fold rule. */
-  foldRule: "random" | "acdc";
+  foldRule: FoldRuleName;
   /** Sliding window. */
   window: { overlap: number; blending: "gaussian" | "uniform" };
   /** Table 1's class and groups. */
@@ -308,24 +231,6 @@ export interface EvaluationConfig {
   bootstrap: { resamples: number; alpha: number; correction: "none" | "holm" };
   /** Overlay examples per group. */
   examples: number;
-}
-
-/** The evaluation section as written. */
-export interface EvaluationInput {
-  /** Folds. */
-  folds?: number;
-  /** Fold rule. */
-  foldRule?: "random" | "acdc";
-  /** Sliding window. */
-  window?: { overlap?: number; blending?: "gaussian" | "uniform" };
-  /** Table 1's class and groups. */
-  target: { className: string; classIndex: number; groups: [string, string] };
-  /** Names of label values 1..K. */
-  classes: string[];
-  /** Bootstrap settings. */
-  bootstrap?: { resamples?: number; alpha?: number; correction?: "none" | "holm" };
-  /** Overlay examples per group. */
-  examples?: number;
 }
 
 /** Overrides of `--quick`. */
@@ -368,28 +273,4 @@ export interface Pipeline {
   evaluation: EvaluationConfig;
   /** Quick preset. */
   quick: QuickConfig;
-}
-
-/** A pipeline as written in a pipeline file. */
-export interface PipelineInput {
-  /** Name (lowercase letters, digits, _ or -). */
-  name: string;
-  /** Description. */
-  description?: string;
-  /** Master seed. */
-  seed?: number;
-  /** Dataset. */
-  dataset: DatasetInput;
-  /** Labelings by name. */
-  labelings: Record<string, LabelingInput>;
-  /** Model. */
-  model: ModelInput;
-  /** Training. */
-  training: TrainingInput;
-  /** Experiments by name. */
-  experiments: Record<string, ExperimentInput>;
-  /** Evaluation. */
-  evaluation: EvaluationInput;
-  /** Quick preset. */
-  quick?: QuickConfig;
 }

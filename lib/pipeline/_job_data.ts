@@ -1,0 +1,185 @@
+/**
+ * A job's data (internal to lib/pipeline): its cases (training, validation and test indices of
+ * the fold), the sampling schedule, the heuristic ε, the training stream and the validation
+ * batches. `trainingEpsilon` is the one path to the heuristic ε: `run` trains with it and
+ * `analyze` reports it.
+ *
+ * @module
+ */
+
+import type { Labeling } from "../data/types.ts";
+import { type FoldSplit, foldSubjects } from "../eval/folds.ts";
+import type { EpsilonInput } from "../loss/dice_options.ts";
+import { heuristicEpsilonFromTargets } from "../loss/heuristic_epsilon.ts";
+import { diceLossOptionsOf } from "../loss/loss_kind.ts";
+import type { CaseStore } from "../train/case_store.ts";
+import { type PatchBatch, PatchStream, validationBatches } from "../train/patch_stream.ts";
+import { SampleSchedule } from "../train/sampling.ts";
+import {
+  jobSeed,
+  type LossTarget,
+  lossTarget,
+  samplingGroupRatio,
+  validationSplit,
+} from "./_job_config.ts";
+import type { Job } from "./jobs.ts";
+import type { Pipeline } from "./pipeline_types.ts";
+
+/** The cases of a job, as store indices. */
+export interface JobCases {
+  /** Cases the network is fitted on. */
+  train: number[];
+  /** Validation cases (held-out training subjects). */
+  val: number[];
+  /** Test cases (the fold). */
+  test: number[];
+}
+
+function _subjectsIndex(store: CaseStore, subjects: readonly string[]): number[] {
+  const set = new Set(subjects);
+  const out: number[] = [];
+  for (let i = 0; i < store.size; i++) if (set.has(store.records[i].subject)) out.push(i);
+  return out;
+}
+
+/**
+ * The training, validation and test cases of a job.
+ *
+ * @param p Effective pipeline.
+ * @param store All cases.
+ * @param split The fold split.
+ * @param fold The job's fold.
+ * @returns Store indices.
+ */
+export function jobCases(p: Pipeline, store: CaseStore, split: FoldSplit, fold: number): JobCases {
+  const { train, test } = foldSubjects(split, fold);
+  const fit = validationSplit(train, p.training.validationFraction, jobSeed(p, fold));
+  return {
+    train: _subjectsIndex(store, fit.train),
+    val: _subjectsIndex(store, fit.val),
+    test: _subjectsIndex(store, test),
+  };
+}
+
+/**
+ * The job's sampling schedule over its training cases (the experiment's group ratio).
+ *
+ * @param p Effective pipeline.
+ * @param store All cases.
+ * @param job The job.
+ * @param train Training case indices.
+ * @returns The schedule.
+ */
+export function jobSchedule(
+  p: Pipeline,
+  store: CaseStore,
+  job: Job,
+  train: readonly number[],
+): SampleSchedule {
+  return new SampleSchedule(train.length, {
+    seed: jobSeed(p, job.fold),
+    groups: train.map((i) => store.records[i].group),
+    groupRatio: samplingGroupRatio(p, job.experiment),
+  });
+}
+
+/**
+ * The ε a job trains with: the configured one, or the heuristic ε = E Σ_φ y (Sect. 2.3) over
+ * the training patches the loss sees — the cases of the first epoch, drawn with the sampling
+ * ratio, one patch each as in training without augmentation, with the job's labeling (empty
+ * maps count as 0), per kept class.
+ *
+ * @param p Effective pipeline.
+ * @param store All cases.
+ * @param job The job.
+ * @param K Output maps.
+ * @returns ε, and whether it is the heuristic.
+ */
+export async function trainingEpsilon(
+  p: Pipeline,
+  store: CaseStore,
+  split: FoldSplit,
+  job: Job,
+  K: number,
+): Promise<{ epsilon: EpsilonInput; heuristic: boolean }> {
+  const { options, epsilon } = diceLossOptionsOf(p.experiments[job.experiment].loss);
+  if (epsilon !== "heuristic") return { epsilon, heuristic: false };
+  const cases = jobCases(p, store, split, job.fold);
+  const schedule = jobSchedule(p, store, job, cases.train);
+  const epochCases = [...schedule.epoch(0)].map((k) => cases.train[k]);
+  const batches = await validationBatches(store, epochCases, {
+    seed: jobSeed(p, job.fold) + 77,
+    patchSize: p.training.patchSize,
+    batchSize: 1,
+    target: lossTarget(K),
+    labeling: p.labelings[job.labeling] as Labeling,
+    foregroundProbability: p.training.foregroundProbability,
+  });
+  const eps = heuristicEpsilonFromTargets(batches.map((b) => b.target), K, {
+    classes: options.classes,
+    phi: options.phi,
+    batchSize: job.batchSize,
+  });
+  return { epsilon: eps, heuristic: true };
+}
+
+/** The training stream and validation batches of a job. */
+export interface JobData {
+  /** Training batches. */
+  stream: PatchStream;
+  /** Validation batches (whole batches of B). */
+  validation: PatchBatch[];
+  /** The loss target encoding. */
+  target: LossTarget;
+}
+
+/**
+ * Open a job's training stream and build its validation batches.
+ *
+ * @param p Effective pipeline.
+ * @param store All cases.
+ * @param job The job.
+ * @param cases Its cases.
+ * @param K Output maps.
+ * @returns Stream and batches; close the stream when done.
+ */
+export async function jobData(
+  p: Pipeline,
+  store: CaseStore,
+  job: Job,
+  cases: JobCases,
+  K: number,
+): Promise<JobData> {
+  const t = p.training;
+  const seed = jobSeed(p, job.fold);
+  const target = lossTarget(K);
+  const labeling = p.labelings[job.labeling] as Labeling;
+  const stream = new PatchStream(store, {
+    cases: cases.train,
+    seed,
+    patchSize: t.patchSize,
+    batchSize: job.batchSize,
+    target,
+    labeling,
+    schedule: jobSchedule(p, store, job, cases.train),
+    augmentation: t.augmentation.enabled ? t.augmentation : false,
+    foregroundProbability: t.foregroundProbability,
+    prefetch: t.prefetch,
+  });
+  // Whole batches only (the validation plan has a fixed batch size): cycle the validation
+  // cases to a multiple of B.
+  const valCases = Array.from(
+    { length: Math.ceil(cases.val.length / job.batchSize) * job.batchSize },
+    (_, k) => cases.val[k % cases.val.length],
+  );
+  const validation = valCases.length > 0
+    ? await validationBatches(store, valCases, {
+      seed,
+      patchSize: t.patchSize,
+      batchSize: job.batchSize,
+      target,
+      labeling,
+    })
+    : [];
+  return { stream, validation, target };
+}

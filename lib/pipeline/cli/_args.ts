@@ -1,0 +1,159 @@
+/**
+ * The CLI's shared flags and their parsing (internal to lib/pipeline/cli): the usage error, the
+ * option table, and helpers that turn flag values into numbers, lists and shards.
+ *
+ * @module
+ */
+
+import { parseShard, type Shard } from "../jobs.ts";
+
+/** A usage error: the CLI prints it with the usage text and exits 2. */
+export class UsageError extends Error {}
+
+/** Every flag of every command (`node:util` parseArgs options). */
+export const CLI_OPTIONS = {
+  data: { type: "string" },
+  out: { type: "string" },
+  quick: { type: "boolean" },
+  folds: { type: "string" },
+  only: { type: "string" },
+  resume: { type: "boolean" },
+  seed: { type: "string" },
+  shard: { type: "string" },
+  workers: { type: "string" },
+  expect: { type: "string" },
+  run: { type: "string" },
+  update: { type: "boolean" },
+  json: { type: "boolean" },
+  pairs: { type: "string" },
+  classes: { type: "string" },
+  resamples: { type: "string" },
+  by: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** The parsed flag values. */
+export interface CliValues {
+  /** `--data DIR`. */
+  data?: string;
+  /** `--out DIR`. */
+  out?: string;
+  /** `--quick`. */
+  quick?: boolean;
+  /** `--folds N`. */
+  folds?: string;
+  /** `--only A,B`. */
+  only?: string;
+  /** `--resume`. */
+  resume?: boolean;
+  /** `--seed N`. */
+  seed?: string;
+  /** `--shard i/n`. */
+  shard?: string;
+  /** `--workers N`. */
+  workers?: string;
+  /** `--expect FILE`. */
+  expect?: string;
+  /** `--run DIR`. */
+  run?: string;
+  /** `--update`. */
+  update?: boolean;
+  /** `--json`. */
+  json?: boolean;
+  /** `--pairs A:B,...`. */
+  pairs?: string;
+  /** `--classes C,...`. */
+  classes?: string;
+  /** `--resamples N`. */
+  resamples?: string;
+  /** `--by FIELD`. */
+  by?: string;
+  /** `--help`. */
+  help?: boolean;
+}
+
+/**
+ * An integer flag value.
+ *
+ * @param v The value, if given.
+ * @param flag The flag, for the message.
+ * @returns The integer, or undefined when absent.
+ * @throws {UsageError} When it is not an integer.
+ */
+export function intFlag(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) {
+    throw new UsageError(`Invalid ${flag}: expected an integer, got "${v}"`);
+  }
+  return n;
+}
+
+/**
+ * A `--shard i/n` value.
+ *
+ * @param text The value.
+ * @returns The shard.
+ * @throws {UsageError} When it is not `i/n` with 1 ≤ i ≤ n.
+ */
+export function shardFlag(text: string): Shard {
+  try {
+    return parseShard(text);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/**
+ * "the first n fold(s)" or "every fold" for a `--folds` selection.
+ *
+ * @param folds The selection.
+ * @returns The phrase.
+ */
+export function foldsText(folds: number | undefined): string {
+  return folds ? `the first ${folds} fold(s)` : "every fold";
+}
+
+/**
+ * A comma-separated flag value as a list.
+ *
+ * @param v The value.
+ * @returns The items, or undefined when absent or empty.
+ */
+export function listFlag(v: string | undefined): string[] | undefined {
+  const items = v?.split(",").map((s) => s.trim()).filter(Boolean);
+  return items && items.length > 0 ? items : undefined;
+}
+
+/**
+ * An experiment selection for messages and comparison.
+ *
+ * @param list The selection.
+ * @returns `"A,B"` (sorted) or `"(all)"`.
+ */
+export function listText(list: readonly string[] | undefined): string {
+  return list ? [...list].sort().join(",") : "(all)";
+}
+
+/**
+ * Read a JSON file named by a flag.
+ *
+ * @param path The file.
+ * @param flag What it is, for the message.
+ * @returns The parsed value.
+ * @throws {UsageError} When the file cannot be read.
+ * @throws {Error} When it is not JSON.
+ */
+export async function readJsonFlag(path: string, flag: string): Promise<unknown> {
+  let text;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    throw new UsageError(`Cannot read ${flag} ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+}

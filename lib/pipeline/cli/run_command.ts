@@ -1,0 +1,45 @@
+/**
+ * `deno task run <pipeline.ts>`: run a pipeline (or a shard of it) and print Table 1 when the
+ * report is written.
+ *
+ * @module
+ */
+
+import { loadPipeline } from "../define_pipeline.ts";
+import { runPipeline } from "../run.ts";
+import { type CliValues, intFlag, listFlag, shardFlag } from "./_args.ts";
+
+/**
+ * Run the `run` command.
+ *
+ * @param target The pipeline file.
+ * @param v Flags.
+ * @param progress Whether to show live progress.
+ * @returns The exit code.
+ */
+export async function runCommand(target: string, v: CliValues, progress: boolean): Promise<number> {
+  const { pipeline } = await loadPipeline(target);
+  const summary = await runPipeline({
+    pipeline,
+    source: target,
+    data: v.data,
+    out: v.out,
+    quick: v.quick,
+    folds: intFlag(v.folds, "--folds"),
+    only: listFlag(v.only),
+    resume: v.resume,
+    seed: intFlag(v.seed, "--seed"),
+    shard: v.shard ? shardFlag(v.shard) : undefined,
+    workers: intFlag(v.workers, "--workers"),
+    progress,
+  });
+  console.log(
+    `Done in ${(summary.seconds / 60).toFixed(1)} min: ${summary.jobs} jobs ` +
+      `(${summary.skipped} already done) in ${summary.dir}` +
+      (summary.reported ? `; report: ${summary.dir}/report.html` : ""),
+  );
+  if (summary.reported) {
+    console.log(await Deno.readTextFile(`${summary.dir}/table1.md`));
+  }
+  return 0;
+}

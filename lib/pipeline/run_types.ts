@@ -1,0 +1,91 @@
+/**
+ * The records a run shares between its layers: the resolved run (`pipeline.json`), a job's
+ * result (`result.json`), and the options and summary of {@linkcode runPipeline}. Types only,
+ * so that every file of the folder can import them without cycles.
+ *
+ * @module
+ */
+
+import type { PreprocessingOptions } from "../data/preprocess.ts";
+import type { CaseResult } from "../eval/case_result.ts";
+import type { Job, Shard } from "./jobs.ts";
+import type { Pipeline } from "./pipeline_types.ts";
+
+/** Options of `runPipeline`. */
+export interface RunOptions {
+  /** The validated pipeline. */
+  pipeline: Pipeline;
+  /** Path of the pipeline file (recorded). */
+  source: string;
+  /** Real dataset root (`--data`). */
+  data?: string;
+  /** Run folder (`--out`). @default runs/<name>-<timestamp> */
+  out?: string;
+  /** Apply the quick preset. */
+  quick?: boolean;
+  /** Run only the first n folds. */
+  folds?: number;
+  /** Only these experiments. */
+  only?: string[];
+  /** Resume the run in `out` (finished jobs are skipped). */
+  resume?: boolean;
+  /** Override the master seed. */
+  seed?: number;
+  /** Run one shard of the jobs. */
+  shard?: Shard;
+  /** Phantom cache folder. @default .cache/phantoms */
+  cacheDir?: string;
+  /** Log sink. @default console.log */
+  log?: (line: string) => void;
+  /** Live progress line (TTY). */
+  progress?: boolean;
+  /** Patch workers (overrides the pipeline). */
+  workers?: number;
+}
+
+/** Outcome of `runPipeline`. */
+export interface RunSummary {
+  /** The run folder. */
+  dir: string;
+  /** Jobs of this run (or shard). */
+  jobs: number;
+  /** Jobs that were already done. */
+  skipped: number;
+  /** Whether the report was written (all jobs of the run are done). */
+  reported: boolean;
+  /** Wall seconds. */
+  seconds: number;
+}
+
+/** The resolved, effective settings of a run (what `pipeline.json` records). */
+export interface ResolvedRun {
+  /** The pipeline after `--seed` and `--quick`. */
+  pipeline: Pipeline;
+  /** Whether the quick preset was applied. */
+  quick: boolean;
+  /** Phantom or real data. */
+  phantom: boolean;
+  /** The dataset root used. */
+  root: string;
+  /** Preprocessing applied. */
+  preprocessing: PreprocessingOptions;
+  /** The selected experiments / folds (`--only`, `--folds`). */
+  selection: { only?: string[]; folds?: number };
+}
+
+/** Which weights a job evaluated (`training.evaluateWeights`). */
+export type EvaluatedWeights = { kind: "final" } | { kind: "best"; epoch: number };
+
+/** What a finished job writes to `result.json`. */
+export interface JobResult {
+  /** The job. */
+  job: Job;
+  /** ε actually used (numbers per kept class, or a single number). */
+  epsilon: unknown;
+  /** Training summary. */
+  training: Record<string, unknown>;
+  /** Evaluation rows. */
+  rows: CaseResult[];
+  /** Seconds spent training and evaluating. */
+  seconds: { train: number; evaluate: number };
+}
