@@ -54,12 +54,22 @@ export function definePipeline(pipeline: PipelineInput): PipelineInput {
   return pipeline;
 }
 
-type AnySchema = z.ZodType & { _zod: { def: Record<string, unknown> } };
+type AnySchema = z.ZodType;
+
+/** A schema's definition, read field by field (zod 4's `_zod.def`). */
+interface SchemaDef {
+  type: string;
+  [field: string]: unknown;
+}
+
+function _def(s: AnySchema): SchemaDef {
+  return s._zod.def as SchemaDef;
+}
 
 function _unwrap(s: AnySchema): AnySchema {
   let cur = s;
   for (let i = 0; i < 10; i++) {
-    const def = cur._zod.def as { type: string; innerType?: AnySchema; in?: AnySchema };
+    const def = _def(cur) as SchemaDef & { innerType?: AnySchema; in?: AnySchema };
     if (
       (def.type === "default" || def.type === "optional" || def.type === "prefault" ||
         def.type === "nullable" || def.type === "readonly" || def.type === "catch") && def.innerType
@@ -74,7 +84,7 @@ function _description(s: AnySchema): string | undefined {
   let cur: AnySchema | undefined = s;
   for (let i = 0; cur && i < 10; i++) {
     if (cur.description) return cur.description;
-    const def = cur._zod.def as { innerType?: AnySchema };
+    const def = _def(cur) as SchemaDef & { innerType?: AnySchema };
     cur = def.innerType;
   }
   return undefined;
@@ -88,7 +98,7 @@ function _hintAt(root: AnySchema, path: PropertyKey[], value: unknown): string |
   for (const key of path) {
     if (!s) return hint;
     s = _unwrap(s);
-    const def = s._zod.def as Record<string, unknown> & { type: string };
+    const def = _def(s);
     const next = v && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[key] : undefined;
     if (def.type === "object") {
       s = (def.shape as Record<string, AnySchema>)[String(key)];
@@ -102,13 +112,14 @@ function _hintAt(root: AnySchema, path: PropertyKey[], value: unknown): string |
       const options = def.options as AnySchema[];
       const kind = v && typeof v === "object" ? (v as { kind?: unknown }).kind : undefined;
       const match = options.map(_unwrap).find((o) => {
-        const od = o._zod.def as { type: string; shape?: Record<string, AnySchema> };
+        const od = _def(o) as SchemaDef & { shape?: Record<string, AnySchema> };
         if (od.type !== "object" || !od.shape) return false;
-        const k = od.shape.kind && _unwrap(od.shape.kind)._zod.def as { values?: unknown[] };
+        const k = od.shape.kind &&
+          _def(_unwrap(od.shape.kind)) as SchemaDef & { values?: unknown[] };
         return !kind || (k?.values?.includes(kind) ?? false);
       });
       s = match
-        ? (_unwrap(match)._zod.def as unknown as { shape: Record<string, AnySchema> }).shape[
+        ? (_def(_unwrap(match)) as SchemaDef & { shape: Record<string, AnySchema> }).shape[
           String(key)
         ]
         : undefined;
@@ -186,7 +197,7 @@ export function validatePipeline(value: unknown, source = "pipeline"): Pipeline 
       return {
         path,
         message,
-        hint: _hintAt(PipelineSchema as unknown as AnySchema, i.path, value),
+        hint: _hintAt(PipelineSchema, i.path, value),
       };
     });
     throw new PipelineError(source, issues);

@@ -24,6 +24,8 @@ export function serveWorker<Req, Res>(
   handler: (payload: Req) => Promise<HandlerResult<Res>> | HandlerResult<Res>,
   onClose?: () => void | Promise<void>,
 ): void {
+  // The worker's global scope: Deno's main-program lib types `self` as a Window, and the worker
+  // lib cannot be loaded beside it, so the few members used here are declared.
   const scope = self as unknown as {
     onmessage: ((e: MessageEvent<WorkerRequest>) => void) | null;
     postMessage(msg: WorkerReply, transfer?: Transferable[]): void;

@@ -25,8 +25,8 @@ export function linePath(
   points: [number, number][],
   curve: "linear" | "stepAfter" = "linear",
 ): string {
-  const gen = d3Shape.line().curve(
+  const gen = d3Shape.line<[number, number]>().curve(
     curve === "stepAfter" ? d3Shape.curveStepAfter : d3Shape.curveLinear,
   );
-  return (gen as unknown as (p: [number, number][]) => string | null)(points) ?? "";
+  return gen(points) ?? "";
 }
