@@ -88,7 +88,15 @@ export async function loadCase(
           `label ${labelImg.name} has ${_fmt(labelImg.affine)}`,
       );
     }
-    image.set(img.data.subarray(0, n), c * n);
+    const data = img.data.subarray(0, n);
+    const bad = data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new RangeError(
+        `Cannot load case ${record.id}: image ${record.imagePaths[c]} holds a non-finite value ` +
+          `(${data[bad]}) at voxel [${_voxel(bad, shape)}]`,
+      );
+    }
+    image.set(data, c * n);
   }
 
   const allowed = new Set(spec.labelValues);
@@ -97,11 +105,10 @@ export async function loadCase(
   for (let i = 0; i < n; i++) {
     const v = src[i];
     if (!allowed.has(v)) {
-      const [W, H] = [shape[2], shape[1]];
-      const at = [i % W, Math.floor(i / W) % H, Math.floor(i / (W * H))];
       throw new RangeError(
-        `Cannot load case ${record.id}: label ${record.labelPath} holds value ${v} at voxel ` +
-          `[${at}] (expected ${spec.labelValues.join(", ")})`,
+        `Cannot load case ${record.id}: label ${record.labelPath} holds ${
+          Number.isFinite(v) ? "value" : "a non-finite value"
+        } ${v} at voxel [${_voxel(i, shape)}] (expected ${spec.labelValues.join(", ")})`,
       );
     }
     label[i] = spec.classOf(v);
@@ -139,6 +146,12 @@ export async function loadCase(
     source: { shape, spacing, affine: labelImg.affine, grid: out.grid },
     meta: { ...record.meta },
   };
+}
+
+/** The NIfTI index (i, j, k) of flat voxel `i` of a `[D, H, W]` volume. */
+function _voxel(i: number, shape: Vec3): number[] {
+  const [W, H] = [shape[2], shape[1]];
+  return [i % W, Math.floor(i / W) % H, Math.floor(i / (W * H))];
 }
 
 /**

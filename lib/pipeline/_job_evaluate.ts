@@ -16,6 +16,7 @@ import type { GpuRuntime } from "../gpu/runtime.ts";
 import { writeNiftiFile } from "../nifti/write_nifti.ts";
 import type { UNetConfig } from "../nn/unet_config.ts";
 import type { CaseStore } from "../train/case_store.ts";
+import type { PatchBatch } from "../train/patch_stream.ts";
 import { SlidingWindowPredictor } from "../train/inference.ts";
 import { loadWeights, type Trainer } from "../train/trainer.ts";
 import type { Job } from "./jobs.ts";
@@ -83,7 +84,8 @@ export interface EvaluateContext {
  * @param trainer The trainer holding the weights to evaluate.
  * @param test Test case indices.
  * @param dir The job folder.
- * @returns One row per case and class.
+ * @param validation The job's validation batches (checked for a collapse first).
+ * @returns One row per case and class, and warnings (a collapse to all-background maps).
  */
 export async function evaluateJob(
   ctx: EvaluateContext,
@@ -91,7 +93,8 @@ export async function evaluateJob(
   trainer: Trainer,
   test: readonly number[],
   dir: string,
-): Promise<CaseResult[]> {
+  validation: readonly PatchBatch[] = [],
+): Promise<{ rows: CaseResult[]; warnings: string[] }> {
   const p = ctx.pipeline;
   const predictor = new SlidingWindowPredictor(ctx.rt, ctx.pool, trainer.store, ctx.model, {
     window: p.training.patchSize,
@@ -100,8 +103,22 @@ export async function evaluateJob(
     batch: job.batchSize,
   });
   const rows: CaseResult[] = [];
+  const warnings: string[] = [];
   await Deno.mkdir(`${dir}/predictions`, { recursive: true });
   try {
+    const collapsed = await _collapsed(
+      predictor,
+      validation,
+      p.training.patchSize,
+      ["background", ...p.evaluation.classes],
+    );
+    if (collapsed) {
+      warnings.push(
+        `${job.id}: the validation patches are predicted as ${collapsed} nearly everywhere ` +
+          `(≥ ${100 * COLLAPSE_PREDICTED} % of voxels) although their training labels are not ` +
+          `— training collapsed (learning rate ${p.training.optimizer.lr}); its DSC is meaningless`,
+      );
+    }
     for (const i of test) {
       const c = ctx.store.get(i);
       const pred = await predictor.predict(c.image, c.shape);
@@ -130,5 +147,51 @@ export async function evaluateJob(
   } finally {
     predictor.dispose();
   }
-  return rows;
+  return { rows, warnings };
+}
+
+/** A collapse: one class on at least this share of the predicted validation voxels … */
+const COLLAPSE_PREDICTED = 0.99;
+/** … while it covers at most this share of the validation targets' voxels. */
+const COLLAPSE_TARGET = 0.95;
+
+/**
+ * Whether the network predicts (nearly) one and the same class everywhere on the validation
+ * patches — all background, or e.g. all one foreground class — while their training targets do
+ * not: at least {@linkcode COLLAPSE_PREDICTED} of the predicted voxels are that class, and at
+ * most {@linkcode COLLAPSE_TARGET} of the target voxels. Returns the class's name, or undefined.
+ */
+async function _collapsed(
+  predictor: SlidingWindowPredictor,
+  validation: readonly PatchBatch[],
+  patch: readonly [number, number, number],
+  classes: readonly string[],
+): Promise<string | undefined> {
+  const predicted = new Map<number, number>();
+  const target = new Map<number, number>();
+  let voxels = 0;
+  for (const b of validation) {
+    const [B, C] = b.imageShape;
+    const K = b.targetShape[1];
+    const n = b.image.length / (B * C);
+    for (let j = 0; j < B; j++) {
+      const image = b.image.subarray(j * C * n, (j + 1) * C * n);
+      const { labels } = await predictor.predict(image, [patch[0], patch[1], patch[2]]);
+      for (const v of labels) predicted.set(v, (predicted.get(v) ?? 0) + 1);
+      const t = b.target.subarray(j * K * n, (j + 1) * K * n);
+      for (let i = 0; i < n; i++) {
+        let c = 0;
+        if (K === 1) c = t[i] > 0 ? 1 : 0;
+        else for (let k = 1; k < K; k++) if (t[k * n + i] > 0) c = k;
+        target.set(c, (target.get(c) ?? 0) + 1);
+      }
+      voxels += n;
+    }
+  }
+  for (const [c, count] of predicted) {
+    if (count >= COLLAPSE_PREDICTED * voxels && (target.get(c) ?? 0) <= COLLAPSE_TARGET * voxels) {
+      return c === 0 ? "background" : (classes[c] ?? `class ${c}`);
+    }
+  }
+  return undefined;
 }

@@ -9,13 +9,14 @@ import { writeJsonAtomic } from "../core/atomic_write.ts";
 import type { FoldSplit } from "../eval/folds.ts";
 import type { GpuContext } from "../gpu/device.ts";
 import type { CaseStore, PatchPool } from "../train/case_store.ts";
-import { Trainer } from "../train/trainer.ts";
+import { Trainer, TrainingDivergedError } from "../train/trainer.ts";
 import { jobSeed, scaledLr } from "./_job_config.ts";
 import { jobCases, jobData, trainingEpsilon } from "./_job_data.ts";
 import { type EvaluateContext, evaluateJob, selectWeights } from "./_job_evaluate.ts";
 import type { Job } from "./jobs.ts";
 import { jobResultPath } from "./run_folder.ts";
-import type { JobResult } from "./run_types.ts";
+import { divergenceText } from "./job_outcome.ts";
+import type { JobDivergence, JobResult } from "./run_types.ts";
 import { diceLossOptionsOf } from "../loss/loss_kind.ts";
 
 /** Everything a job needs that is shared by all jobs of a run. */
@@ -93,6 +94,10 @@ export async function runJob(ctx: RunContext, job: Job): Promise<JobResult> {
     let summary;
     try {
       summary = await trainer.run({ resume: true });
+    } catch (err) {
+      if (!(err instanceof TrainingDivergedError)) throw err;
+      trainer.destroy();
+      return await _diverged(ctx, job, err, eps.epsilon, (performance.now() - t0) / 1000, log);
     } finally {
       await stream.close();
     }
@@ -104,28 +109,60 @@ export async function runJob(ctx: RunContext, job: Job): Promise<JobResult> {
         (100 * summary.dataWaitFraction).toFixed(1)
       } %`,
     );
-    let rows;
+    let evaluation;
     let weights;
     try {
       weights = await selectWeights(trainer, t.evaluateWeights, summary.bestEpoch);
       if (weights.kind === "best") {
         log(`${job.id}: evaluating the best-validation weights (epoch ${weights.epoch})`);
       }
-      rows = await evaluateJob(ctx, job, trainer, cases.test, dir);
+      evaluation = await evaluateJob(ctx, job, trainer, cases.test, dir, validation);
     } finally {
       trainer.destroy();
     }
+    for (const w of evaluation.warnings) log(`Warning: ${w}`);
     const t2 = performance.now();
     const result: JobResult = {
       job,
       epsilon: eps.epsilon,
       training: { ...summary, evaluated: weights },
-      rows,
+      rows: evaluation.rows,
       seconds: { train: (t1 - t0) / 1000, evaluate: (t2 - t1) / 1000 },
+      ...(evaluation.warnings.length > 0 ? { warnings: evaluation.warnings } : {}),
     };
     await writeJsonAtomic(jobResultPath(ctx.dir, job.id), result);
     return result;
   } finally {
     logFile.close();
   }
+}
+
+/** Record a diverged job: a line in its log and a `result.json` without evaluation rows. */
+async function _diverged(
+  ctx: RunContext,
+  job: Job,
+  err: TrainingDivergedError,
+  epsilon: unknown,
+  seconds: number,
+  log: (l: string) => void,
+): Promise<JobResult> {
+  const diverged: JobDivergence = {
+    step: err.step,
+    what: err.what,
+    ...(err.loss !== undefined ? { loss: String(err.loss) } : {}),
+    ...(err.lastFiniteLoss !== undefined ? { lastFiniteLoss: err.lastFiniteLoss } : {}),
+    ...(err.lr !== undefined ? { lr: err.lr } : {}),
+    ...(err.checkpoint ? { checkpoint: err.checkpoint } : {}),
+  };
+  log(`${job.id}: ${divergenceText(diverged)}; the job has no evaluation, the run goes on`);
+  const result: JobResult = {
+    job,
+    epsilon,
+    training: { diverged: true },
+    rows: [],
+    seconds: { train: seconds, evaluate: 0 },
+    diverged,
+  };
+  await writeJsonAtomic(jobResultPath(ctx.dir, job.id), result);
+  return result;
 }

@@ -27,6 +27,7 @@ import { lossTarget, samplingGroupRatio } from "./_job_config.ts";
 import { trainingEpsilon } from "./_job_data.ts";
 import { resolveDataset } from "./dataset_root.ts";
 import { enumerateJobs } from "./jobs.ts";
+import { checkRecords, checkRunnable } from "./preflight.ts";
 import { effectivePipeline, modelConfig, pipelineDataset, pipelineFolds } from "./resolve.ts";
 import type { Pipeline } from "./pipeline_types.ts";
 
@@ -95,8 +96,10 @@ export async function analyzePipeline(
   const log = options.log ?? ((l: string) => console.log(l));
   const phantom = !(options.data ?? pipeline.dataset.root);
   const p = effectivePipeline(pipeline, { ...options, phantom });
+  checkRunnable(p, { source: p.name, phantom });
   const ds = await resolveDataset(p, options, log);
   const records = await pipelineDataset(p).list(ds.root);
+  checkRecords(p, records, ds.root);
   const split = pipelineFolds(p, records);
   const train = new Set(foldSubjects(split, 0).train);
   const model = modelConfig(p);

@@ -15,7 +15,8 @@ import { compareCommand } from "./cli/compare_command.ts";
 import { mergeCommand } from "./cli/merge_command.ts";
 import { reproduceCommand } from "./cli/reproduce_command.ts";
 import { runCommand } from "./cli/run_command.ts";
-import { PipelineError } from "./define_pipeline.ts";
+import { PipelineError, PipelineLoadError } from "./define_pipeline.ts";
+import { RunOptionError } from "./errors.ts";
 
 const USAGE = `dicelab — Dice-loss experiments on WebGPU
 
@@ -29,13 +30,17 @@ Usage:
   deno task compare <run-dir> --pairs A:B[,A:B] [--classes C[,C]] [--resamples N] [--json]
   deno task breakdown <run-dir> [--by FIELD] [--classes C[,C]] [--data DIR] [--json]
 
-Without --data the matching phantom dataset is generated once (cached in .cache/phantoms).`;
+Without --data the matching phantom dataset is generated once (cached in .cache/phantoms).
+
+Exit codes: 0 done; 1 a data or runtime error, a diverged job, or a reproduce regression;
+2 a usage error, an invalid pipeline or option (reported before any work); 3 no WebGPU adapter.`;
 
 /**
  * Run the CLI.
  *
  * @param argv Arguments after the script (`run pipelines/acdc.ts --quick`).
- * @returns The process exit code: 0 ok, 1 failure/regression, 2 bad usage or pipeline, 3 no GPU.
+ * @returns The process exit code: 0 ok; 1 a data or runtime error, a diverged job or a
+ *   regression; 2 a usage error, a bad pipeline or run option (before any work); 3 no GPU.
  */
 export async function main(argv: readonly string[]): Promise<number> {
   try {
@@ -45,7 +50,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.error(`${err.message}\n\n${USAGE}`);
       return 2;
     }
-    if (err instanceof PipelineError) {
+    if (
+      err instanceof PipelineError || err instanceof PipelineLoadError ||
+      err instanceof RunOptionError
+    ) {
       console.error(err.message);
       return 2;
     }

@@ -38,6 +38,19 @@ export class PipelineError extends Error {
   }
 }
 
+/** A pipeline file that cannot be imported, or has no default export (exit 2, like a bad pipeline). */
+export class PipelineLoadError extends Error {
+  /**
+   * Create the error.
+   *
+   * @param message What failed, naming the file.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "PipelineLoadError";
+  }
+}
+
 /**
  * Declare a pipeline (the default export of a file under `pipelines/`). It returns the
  * definition unchanged; validation happens when the CLI loads it, so every problem is
@@ -213,7 +226,7 @@ export function validatePipeline(value: unknown, source = "pipeline"): Pipeline 
  * @param path Path of the pipeline module.
  * @returns The validated pipeline and its absolute URL.
  * @throws {PipelineError} When the definition is invalid.
- * @throws {Error} When the file cannot be imported or has no default export.
+ * @throws {PipelineLoadError} When the file cannot be imported or has no default export.
  */
 export async function loadPipeline(path: string): Promise<{ pipeline: Pipeline; url: string }> {
   const url = new URL(path, `file://${Deno.cwd()}/`).href;
@@ -221,10 +234,10 @@ export async function loadPipeline(path: string): Promise<{ pipeline: Pipeline; 
   try {
     mod = await import(url);
   } catch (err) {
-    throw new Error(`Cannot load pipeline ${path}: ${(err as Error).message}`);
+    throw new PipelineLoadError(`Cannot load pipeline ${path}: ${(err as Error).message}`);
   }
   if (mod.default === undefined) {
-    throw new Error(
+    throw new PipelineLoadError(
       `Cannot load pipeline ${path}: it has no default export (export default definePipeline({...}))`,
     );
   }

@@ -5,7 +5,8 @@
  * @module
  */
 
-import type { Pipeline } from "./schema.ts";
+import { RunOptionError } from "./errors.ts";
+import type { Pipeline } from "./pipeline_types.ts";
 
 /** One training + evaluation job. */
 export interface Job {
@@ -37,7 +38,8 @@ export interface JobSelection {
  * @param p The pipeline.
  * @param selection `--quick`, `--only`, `--folds`.
  * @returns The jobs.
- * @throws {RangeError} When `--only` names an unknown experiment or `--folds` is out of range.
+ * @throws {RunOptionError} When `--only` names an unknown experiment, or `--folds` is out of
+ *   range (of the pipeline's folds, or of the quick preset's).
  */
 export function enumerateJobs(p: Pipeline, selection: JobSelection = {}): Job[] {
   const q = selection.quick ? p.quick : {};
@@ -47,8 +49,14 @@ export function enumerateJobs(p: Pipeline, selection: JobSelection = {}): Job[] 
       !Number.isInteger(selection.folds) || selection.folds < 1 ||
       selection.folds > p.evaluation.folds
     ) {
-      throw new RangeError(
+      throw new RunOptionError(
         `Invalid --folds: ${selection.folds} (the pipeline has ${p.evaluation.folds} folds)`,
+      );
+    }
+    if (selection.folds > folds.length) {
+      throw new RunOptionError(
+        `Invalid --folds: ${selection.folds} with --quick (the quick preset runs ${folds.length} ` +
+          `fold(s): quick.folds ${JSON.stringify(folds)})`,
       );
     }
     folds = folds.slice(0, selection.folds);
@@ -58,7 +66,7 @@ export function enumerateJobs(p: Pipeline, selection: JobSelection = {}): Job[] 
   if (selection.only && selection.only.length > 0) {
     for (const e of selection.only) {
       if (!(e in p.experiments)) {
-        throw new RangeError(
+        throw new RunOptionError(
           `Invalid --only: unknown experiment "${e}" (have ${
             Object.keys(p.experiments).join(", ")
           })`,

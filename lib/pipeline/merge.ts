@@ -14,7 +14,8 @@ import { writeExamples } from "./_examples.ts";
 import { epsilonSweepFigures, telemetryFigure } from "./figures.ts";
 import { enumerateJobs, type Job } from "./jobs.ts";
 import { pipelineDataset } from "./resolve.ts";
-import { readJobResult, readResolvedRun } from "./run_folder.ts";
+import { runProblems } from "./job_outcome.ts";
+import { CorruptFileError, readJobResult, readResolvedRun } from "./run_folder.ts";
 import type { JobResult, ResolvedRun } from "./run_types.ts";
 import { subjectSubgroups } from "./subgroups.ts";
 
@@ -50,12 +51,24 @@ export async function mergeRun(dir: string, options: MergeOptions = {}): Promise
   const jobs = expectedJobs(run);
   const results: JobResult[] = [];
   const missing: string[] = [];
+  const corrupt: string[] = [];
   for (const j of jobs) {
     try {
       results.push(await readJobResult(dir, j.id));
-    } catch {
-      missing.push(j.id);
+    } catch (err) {
+      if (err instanceof CorruptFileError) corrupt.push(err.message);
+      else if (err instanceof Deno.errors.NotFound) missing.push(j.id);
+      else throw err;
     }
+  }
+  if (corrupt.length > 0) {
+    const msg = `${corrupt.join("; ")} (\`deno task run … --resume --out ${dir}\` runs ` +
+      `${corrupt.length > 1 ? "those jobs" : "that job"} again from ${
+        corrupt.length > 1 ? "their checkpoints" : "its checkpoint"
+      })`;
+    if (options.require ?? true) throw new Error(`Cannot merge: ${msg}`);
+    log(`Not merging: ${msg}`);
+    return false;
   }
   if (missing.length > 0) {
     const msg = `${missing.length} of ${jobs.length} jobs are not finished in ${dir}: ${
@@ -104,6 +117,8 @@ export async function mergeRun(dir: string, options: MergeOptions = {}): Promise
       epsilon: r.epsilon,
       training: r.training,
       seconds: r.seconds,
+      ...(r.diverged ? { diverged: r.diverged } : {}),
+      ...(r.warnings ? { warnings: r.warnings } : {}),
     })),
   );
   await writeExamples(dir, run, results.map((r) => r.job));
@@ -118,7 +133,13 @@ export async function mergeRun(dir: string, options: MergeOptions = {}): Promise
     await writeFileAtomic(`${dir}/${f.id}.svg`, f.svg);
   }
   const subgroups = await _subgroups(run, rows.map((r) => r.subject), log);
-  await writeReport(dir, { figures, subgroups, title: `dicelab report: ${p.name}` });
+  const { warnings } = runProblems(results);
+  await writeReport(dir, {
+    figures,
+    subgroups,
+    title: `dicelab report: ${p.name}`,
+    ...(warnings.length > 0 ? { warnings } : {}),
+  });
   log(`Report: ${dir}/report.html (Table 1 in ${dir}/table1.md)`);
   return true;
 }

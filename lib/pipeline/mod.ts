@@ -47,6 +47,7 @@ export {
   loadPipeline,
   PipelineError,
   type PipelineIssue,
+  PipelineLoadError,
   validatePipeline,
 } from "./define_pipeline.ts";
 export {
@@ -60,13 +61,16 @@ export {
 export { effectivePipeline, modelConfig, pipelineDataset } from "./resolve.ts";
 export type {
   EvaluatedWeights,
+  JobDivergence,
   JobResult,
   ResolvedRun,
   RunOptions,
   RunSummary,
 } from "./run_types.ts";
 export { runPipeline } from "./run.ts";
-export { readJobResult, readResolvedRun } from "./run_folder.ts";
+export { DataError, RunOptionError } from "./errors.ts";
+export { pipelineIssues } from "./preflight.ts";
+export { CorruptFileError, readJobResult, readResolvedRun } from "./run_folder.ts";
 export { expectedJobs, type MergeOptions, mergeRun } from "./merge.ts";
 export {
   type CellAddress,

@@ -21,6 +21,7 @@
  */
 
 import { z } from "zod";
+import type { Pipeline } from "./pipeline_types.ts";
 import { writeJsonAtomic } from "../core/atomic_write.ts";
 import { rocCurve } from "../eval/roc.ts";
 
@@ -308,4 +309,32 @@ export async function writeReference(
   };
   await writeJsonAtomic(path, ref);
   return ref;
+}
+
+/**
+ * Why a reference cannot check a pipeline: it was made from another pipeline (by name), or it
+ * names labelings, experiments or batch sizes the pipeline does not have.
+ *
+ * @param ref The reference.
+ * @param p The pipeline to be run.
+ * @returns The problems (empty when the reference fits).
+ */
+export function referenceMismatch(ref: Reference, p: Pipeline): string[] {
+  const out: string[] = [];
+  if (ref.pipeline !== p.name) {
+    out.push(`it was made from pipeline "${ref.pipeline}", not "${p.name}"`);
+  }
+  const missing = new Set<string>();
+  for (const c of ref.cells) {
+    const exp = p.experiments[c.experiment];
+    if (!(c.labeling in p.labelings)) missing.add(`labeling "${c.labeling}"`);
+    if (!exp) missing.add(`experiment "${c.experiment}"`);
+    else if (!(exp.batchSizes ?? p.training.batchSizes).includes(c.batchSize)) {
+      missing.add(`batch size ${c.batchSize} of experiment "${c.experiment}"`);
+    }
+  }
+  if (missing.size > 0) {
+    out.push(`its cells name ${[...missing].slice(0, 5).join(", ")}, which the pipeline lacks`);
+  }
+  return out;
 }

@@ -20,8 +20,17 @@ import { type RunContext, runJob } from "./_run_job.ts";
 import { resolveDataset } from "./dataset_root.ts";
 import { enumerateJobs, type Job, shardJobs } from "./jobs.ts";
 import { mergeRun } from "./merge.ts";
+import { RunOptionError } from "./errors.ts";
+import { checkRecords, checkRunnable } from "./preflight.ts";
 import { effectivePipeline, modelConfig, pipelineDataset, pipelineFolds } from "./resolve.ts";
-import { jobResultPath, runFolderPath, writeEnvironment, writeRunRecord } from "./run_folder.ts";
+import { divergenceText, runProblems } from "./job_outcome.ts";
+import {
+  CorruptFileError,
+  readJobResult,
+  runFolderPath,
+  writeEnvironment,
+  writeRunRecord,
+} from "./run_folder.ts";
 import type { JobResult, ResolvedRun, RunOptions, RunSummary } from "./run_types.ts";
 import type { Pipeline } from "./pipeline_types.ts";
 
@@ -38,8 +47,20 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
   const t0 = performance.now();
   const phantom = !(o.data ?? o.pipeline.dataset.root);
   const p = effectivePipeline(o.pipeline, { ...o, phantom });
-  const ds = await resolveDataset(p, o, log);
+  // Everything that can be checked without the data is checked before anything is written.
+  checkRunnable(p, { source: o.source, phantom });
+  const all = enumerateJobs(p, { quick: o.quick, only: o.only, folds: o.folds });
+  _checkWorkers(o.workers);
   const dir = await runFolderPath(p.name, o);
+  await _checkOut(dir);
+  if (o.resume && !(await exists(`${dir}/pipeline.json`))) {
+    log(
+      o.out
+        ? `--resume: no run in ${dir} yet, starting a fresh run there`
+        : `--resume: no earlier run of ${p.name} in runs/, starting a fresh run in ${dir}`,
+    );
+  }
+  const ds = await resolveDataset(p, o, log);
   await Deno.mkdir(`${dir}/jobs`, { recursive: true });
   log(`Run folder: ${dir}`);
 
@@ -54,16 +75,24 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
   await writeRunRecord(dir, o.source, resolved);
 
   const records = await pipelineDataset(p).list(ds.root);
+  checkRecords(p, records, ds.root);
   const split = pipelineFolds(p, records);
   await writeJsonAtomic(`${dir}/folds.json`, split);
 
-  const all = enumerateJobs(p, { quick: o.quick, only: o.only, folds: o.folds });
   const mine = o.shard ? shardJobs(all, o.shard) : all;
   let skipped = 0;
   const todo: Job[] = [];
   for (const j of mine) {
-    if (await exists(jobResultPath(dir, j.id))) skipped++;
-    else todo.push(j);
+    const state = await _jobState(dir, j.id);
+    if (state === "done") skipped++;
+    else {
+      if (state instanceof CorruptFileError) {
+        const kept = `${state.path}.corrupt`;
+        await Deno.rename(state.path, kept);
+        log(`${state.message}: kept as ${kept}; the job runs again (from its checkpoint)`);
+      }
+      todo.push(j);
+    }
   }
   log(
     `Jobs: ${mine.length}${
@@ -114,9 +143,9 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
           const el = (performance.now() - tj) / 1000;
           const eta = (el / done) * (todo.length - done);
           log(
-            `[${done}/${todo.length}] ${job.id}: ${_jobLine(r, p)} (${
-              (r.seconds.train + r.seconds.evaluate).toFixed(0)
-            } s; ETA ${Math.round(eta)} s)`,
+            `[${done}/${todo.length}] ${job.id}: ${
+              r.diverged ? divergenceText(r.diverged) : _jobLine(r, p)
+            } (${(r.seconds.train + r.seconds.evaluate).toFixed(0)} s; ETA ${Math.round(eta)} s)`,
           );
         }
       } finally {
@@ -129,13 +158,50 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     }
   }
   const reported = await mergeRun(dir, { log, require: false });
+  const finished = await Promise.all(mine.map((j) => readJobResult(dir, j.id)));
+  const { diverged, warnings } = runProblems(finished);
+  for (const w of warnings) log(`Warning: ${w}`);
   return {
     dir,
     jobs: mine.length,
     skipped,
     reported,
     seconds: (performance.now() - t0) / 1000,
+    diverged,
+    warnings,
   };
+}
+
+/** Whether a job is done, not started (or unfinished), or has a corrupt `result.json`. */
+async function _jobState(dir: string, id: string): Promise<"done" | "todo" | CorruptFileError> {
+  try {
+    await readJobResult(dir, id);
+    return "done";
+  } catch (err) {
+    if (err instanceof CorruptFileError) return err;
+    if (err instanceof Deno.errors.NotFound) return "todo";
+    throw err;
+  }
+}
+
+/** `workers` must be a positive integer when given. */
+function _checkWorkers(workers: number | undefined): void {
+  if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1)) {
+    throw new RunOptionError(`Invalid --workers: expected a positive integer, got ${workers}`);
+  }
+}
+
+/** The run folder must be a folder (or not exist yet). */
+async function _checkOut(dir: string): Promise<void> {
+  let info;
+  try {
+    info = await Deno.stat(dir);
+  } catch {
+    return;
+  }
+  if (!info.isDirectory) {
+    throw new RunOptionError(`Invalid --out: ${dir} exists and is not a folder`);
+  }
 }
 
 function _jobLine(r: JobResult, p: Pipeline): string {

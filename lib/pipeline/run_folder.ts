@@ -16,6 +16,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../core/atomic_write.ts";
 import { exists } from "../core/exists.ts";
 import type { GpuContext } from "../gpu/device.ts";
 import { validatePipeline } from "./define_pipeline.ts";
+import { RunOptionError } from "./errors.ts";
 import type { JobResult, ResolvedRun } from "./run_types.ts";
 
 function _timestamp(): string {
@@ -63,7 +64,9 @@ export async function runFolderPath(
  * @param dir Run folder (exists).
  * @param source The pipeline file.
  * @param resolved The resolved run.
- * @throws {Error} When the folder holds a different pipeline or options.
+ * @throws {RunOptionError} When the folder holds a different pipeline or options (naming the
+ *   fields that differ).
+ * @throws {Error} When its `pipeline.json` is not JSON.
  */
 export async function writeRunRecord(
   dir: string,
@@ -74,20 +77,66 @@ export async function writeRunRecord(
     JSON.stringify({ schema: "dicelab.pipeline/1", source, ...resolved }, null, 2) + "\n";
   if (await exists(`${dir}/pipeline.json`)) {
     const have = await Deno.readTextFile(`${dir}/pipeline.json`);
-    const unselect = (text: string) => {
-      const { selection: _s, ...rest } = JSON.parse(text);
-      return JSON.stringify(rest);
-    };
-    if (unselect(have) !== unselect(pipelineJson)) {
+    let recorded: Record<string, unknown>;
+    try {
+      recorded = JSON.parse(have);
+    } catch (err) {
       throw new Error(
-        `Cannot run into ${dir}: it holds a different pipeline or options (pipeline.json differs); ` +
-          `use another --out or the same options`,
+        `Cannot run into ${dir}: its pipeline.json is not valid JSON (${
+          (err as Error).message
+        }); ` +
+          `restore it or use another --out`,
+      );
+    }
+    const { selection: _a, ...was } = recorded;
+    const { selection: _b, ...now } = JSON.parse(pipelineJson);
+    const diff = jsonDiff(was, now);
+    if (diff.length > 0) {
+      const shown = diff.slice(0, 6).map((d) =>
+        `  ${d.path}: ${_short(d.was)} in the folder, ${_short(d.now)} now`
+      );
+      throw new RunOptionError(
+        `Cannot run into ${dir}: it holds a different pipeline or options (pipeline.json differs ` +
+          `in ${diff.length} field(s)); use another --out or the same options\n${
+            shown.join("\n")
+          }` +
+          (diff.length > 6 ? `\n  …` : ""),
       );
     }
     if (have !== pipelineJson) await writeFileAtomic(`${dir}/pipeline.json`, pipelineJson);
   } else {
     await writeFileAtomic(`${dir}/pipeline.json`, pipelineJson);
   }
+}
+
+function _short(v: unknown): string {
+  if (v === undefined) return "(absent)";
+  const t = JSON.stringify(v);
+  return t.length > 60 ? `${t.slice(0, 57)}…` : t;
+}
+
+/**
+ * The fields in which two JSON values differ, as dotted paths (arrays and scalars compare whole).
+ *
+ * @param a One value.
+ * @param b The other.
+ * @param path Prefix.
+ * @returns `{ path, was, now }` per differing field, in key order.
+ */
+export function jsonDiff(
+  a: unknown,
+  b: unknown,
+  path = "",
+): { path: string; was: unknown; now: unknown }[] {
+  const isObj = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === "object" && !Array.isArray(v);
+  if (isObj(a) && isObj(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+    return keys.flatMap((k) => jsonDiff(a[k], b[k], path ? `${path}.${k}` : k));
+  }
+  return JSON.stringify(a) === JSON.stringify(b)
+    ? []
+    : [{ path: path || "(root)", was: a, now: b }];
 }
 
 /**
@@ -123,15 +172,49 @@ export function jobResultPath(dir: string, jobId: string): string {
 }
 
 /**
- * Read a finished job's result.
+ * Read and validate a finished job's result.
  *
  * @param dir Run folder.
  * @param jobId Job id.
  * @returns The result.
- * @throws {Error} When the file is missing or not JSON.
+ * @throws {Deno.errors.NotFound} When the job has no `result.json` (not finished).
+ * @throws {CorruptFileError} When the file is not JSON or not a result of this job.
  */
 export async function readJobResult(dir: string, jobId: string): Promise<JobResult> {
-  return JSON.parse(await Deno.readTextFile(jobResultPath(dir, jobId)));
+  const path = jobResultPath(dir, jobId);
+  const text = await Deno.readTextFile(path);
+  let v: Partial<JobResult> | null;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new CorruptFileError(path, `not valid JSON (${(err as Error).message})`);
+  }
+  const bad = (what: string) => new CorruptFileError(path, what);
+  if (!v || typeof v !== "object") throw bad("not an object");
+  if (!v.job || v.job.id !== jobId) {
+    throw bad(`job.id is ${JSON.stringify(v.job?.id)}, expected "${jobId}"`);
+  }
+  if (!Array.isArray(v.rows)) throw bad("rows is not an array");
+  if (!v.training || typeof v.training !== "object") throw bad("training is missing");
+  if (!v.seconds || typeof v.seconds.train !== "number") throw bad("seconds is missing");
+  return v as JobResult;
+}
+
+/** A run-folder file that exists but cannot be trusted. */
+export class CorruptFileError extends Error {
+  /** The file. */
+  readonly path: string;
+  /**
+   * Create the error.
+   *
+   * @param path The file.
+   * @param what What is wrong with it.
+   */
+  constructor(path: string, what: string) {
+    super(`${path} is corrupt: ${what}`);
+    this.name = "CorruptFileError";
+    this.path = path;
+  }
 }
 
 /**

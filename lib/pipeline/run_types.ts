@@ -55,6 +55,10 @@ export interface RunSummary {
   reported: boolean;
   /** Wall seconds. */
   seconds: number;
+  /** Jobs of this run (or shard) whose training diverged. */
+  diverged: string[];
+  /** Warnings about finished jobs (divergences, collapses), one line each. */
+  warnings: string[];
 }
 
 /** The resolved, effective settings of a run (what `pipeline.json` records). */
@@ -76,6 +80,22 @@ export interface ResolvedRun {
 /** Which weights a job evaluated (`training.evaluateWeights`). */
 export type EvaluatedWeights = { kind: "final" } | { kind: "best"; epoch: number };
 
+/** How a job's training diverged (its `result.json` then has no evaluation rows). */
+export interface JobDivergence {
+  /** The step whose loss (or weights) became non-finite. */
+  step: number;
+  /** What became non-finite. */
+  what: string;
+  /** The loss at that step, as text (`"NaN"`, `"Infinity"`), if it was the loss. */
+  loss?: string;
+  /** The last finite loss, if any. */
+  lastFiniteLoss?: number;
+  /** The learning rate of that step. */
+  lr?: number;
+  /** The last good checkpoint, if any. */
+  checkpoint?: string;
+}
+
 /** What a finished job writes to `result.json`. */
 export interface JobResult {
   /** The job. */
@@ -88,4 +108,8 @@ export interface JobResult {
   rows: CaseResult[];
   /** Seconds spent training and evaluating. */
   seconds: { train: number; evaluate: number };
+  /** Set when training diverged: the job is finished, without evaluation rows. */
+  diverged?: JobDivergence;
+  /** Warnings about the job's result (e.g. a collapse to all-background predictions). */
+  warnings?: string[];
 }

@@ -120,13 +120,19 @@ const QuickSchema = z.strictObject({
   resamples: posInt("resamples").optional().describe("Bootstrap resamples"),
 });
 
+/** The largest master seed (seeds are mixed as 32-bit words). */
+export const MAX_SEED = 4294967295;
+
+const SEED_HINT = `expected an integer in 0..${MAX_SEED}`;
+
 /** A whole pipeline. */
 const _PipelineSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, {
     error: "expected lowercase letters, digits, _ or - (it names run folders)",
   }).describe("Pipeline name"),
   description: z.string().default("").describe("What the pipeline studies"),
-  seed: z.number().int().min(0).default(1).describe("Master seed"),
+  seed: z.number({ error: SEED_HINT }).int({ error: SEED_HINT }).min(0, { error: SEED_HINT })
+    .max(MAX_SEED, { error: SEED_HINT }).default(1).describe("Master seed"),
   dataset: DatasetSchema,
   labelings: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), LabelingSchema).refine(
     (r) => Object.keys(r).length > 0,

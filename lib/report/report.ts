@@ -33,6 +33,11 @@ export interface ReportOptions extends Table1Options {
    * the attribute, `of` maps subject → subgroup (every subject of the results).
    */
   subgroups?: { by: string; of: Readonly<Record<string, string>> };
+  /**
+   * Problems of the run shown above Table 1 (diverged jobs, collapsed trainings), one line
+   * each; `report.json` has `warnings` only when there are some.
+   */
+  warnings?: readonly string[];
 }
 
 /** A report in memory. */
@@ -120,6 +125,7 @@ export async function buildReport(
     roc: { positiveGroup: g1, negativeGroup: g2, score: "predVolumeMl", level, curves },
     examples: exampleJson,
     breakdown,
+    ...(options.warnings?.length ? { warnings: [...options.warnings] } : {}),
     files: {
       markdown: "table1.md",
       html: "report.html",
@@ -128,7 +134,10 @@ export async function buildReport(
     },
   };
   const title = options.title ?? `dicelab report: ${results.pipeline}`;
-  const markdown = table1Markdown(table1, `Table 1: ${results.pipeline} (${results.dataset})`);
+  const markdown =
+    (options.warnings?.length
+      ? options.warnings.map((w) => `> **Warning:** ${w}\n`).join("") + "\n"
+      : "") + table1Markdown(table1, `Table 1: ${results.pipeline} (${results.dataset})`);
   const html = reportHtml({ title, json, rocSvg, overlays, figures: options.figures ?? [] });
   return { json, markdown, html, rocSvg, overlays };
 }

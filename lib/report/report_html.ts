@@ -82,6 +82,14 @@ export function reportHtml(parts: ReportHtmlParts): string {
     `<header><h1>${escapeXml(parts.title)}</h1><p>${escapeXml(meta)}</p></header><main>`,
   );
 
+  if (json.warnings?.length) {
+    h.push(
+      `<section id="warnings-section"><h2>Warnings</h2><ul>${
+        json.warnings.map((w) => `<li>${escapeXml(w)}</li>`).join("")
+      }</ul></section>`,
+    );
+  }
+
   h.push(
     `<section id="table1-section"><h2>Table 1</h2><div class="scroll">${
       table1Html(json.table1)

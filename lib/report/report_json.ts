@@ -59,6 +59,8 @@ export interface ReportJson {
   }[];
   /** The target class by subgroup of subjects (e.g. ACDC pathology), or null. */
   breakdown: { by: string; className: string; cells: BreakdownRow[] } | null;
+  /** Problems of the run (diverged jobs, collapsed trainings); absent when there are none. */
+  warnings?: string[];
   /** Files written next to `report.json`. */
   files: { markdown: string; html: string; roc: string | null; overlays: string[] };
 }

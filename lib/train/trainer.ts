@@ -31,23 +31,62 @@ export class TrainingDivergedError extends Error {
   readonly step: number;
   /** Last good checkpoint, if any. */
   readonly checkpoint?: string;
+  /** What became non-finite (`"the loss"`, `"weight tensor …"`). */
+  readonly what: string;
+  /** The loss at that step (NaN/±Infinity when the loss itself diverged). */
+  readonly loss?: number;
+  /** The last finite loss before it, if any. */
+  readonly lastFiniteLoss?: number;
+  /** The learning rate of that step. */
+  readonly lr?: number;
   /**
    * Create the error.
    *
    * @param step The step.
    * @param what What became non-finite.
    * @param checkpoint Path of the last good checkpoint.
+   * @param details The step's loss, the last finite loss and the learning rate.
    */
-  constructor(step: number, what: string, checkpoint?: string) {
+  constructor(
+    step: number,
+    what: string,
+    checkpoint?: string,
+    details: { loss?: number; lastFiniteLoss?: number; lr?: number } = {},
+  ) {
+    const facts = [
+      details.loss !== undefined ? `loss ${details.loss}` : "",
+      details.lastFiniteLoss !== undefined ? `last finite loss ${details.lastFiniteLoss}` : "",
+      details.lr !== undefined ? `lr ${details.lr}` : "",
+    ].filter(Boolean).join(", ");
     super(
-      `Training diverged at step ${step}: ${what} is not finite; last good checkpoint: ${
-        checkpoint ?? "none"
-      }`,
+      `Training diverged at step ${step}: ${what} is not finite${
+        facts ? ` (${facts})` : ""
+      }; last good checkpoint: ${checkpoint ?? "none"}`,
     );
     this.name = "TrainingDivergedError";
     this.step = step;
     this.checkpoint = checkpoint;
+    this.what = what;
+    this.loss = details.loss;
+    this.lastFiniteLoss = details.lastFiniteLoss;
+    this.lr = details.lr;
   }
+}
+
+/**
+ * Fault injection for tests/faults/ (inert unless set): `DICELAB_FAULT=nan-loss:<label>` makes
+ * the loss of every step after the first non-finite in the trainer whose label (a job id)
+ * contains `<label>`, as a divergence would.
+ */
+function _nanLossFault(label: string | undefined): boolean {
+  let spec: string | undefined;
+  try {
+    spec = Deno.env.get("DICELAB_FAULT");
+  } catch {
+    return false;
+  }
+  const m = spec ? /^nan-loss:(.+)$/.exec(spec) : null;
+  return Boolean(m && label?.includes(m[1]));
 }
 
 /** What to train. */
@@ -216,6 +255,7 @@ export class Trainer {
           step,
           `weight tensor ${t.name}`,
           await this.#existing(this.checkpointPath),
+          { lr: sched.lr },
         );
       }
     }
@@ -346,16 +386,22 @@ export class Trainer {
     let pending:
       | { step: number; lr: number; p: Promise<Float32Array[]>; empty: number }
       | undefined;
+    let lastFiniteLoss = history.lastTrainLoss;
 
     const settle = async () => {
       if (!pending) return;
       const { step: s, lr, p, empty } = pending;
       pending = undefined;
       const [lossArr, telArr] = await p;
-      const loss = lossArr[0];
+      const loss = s >= 1 && _nanLossFault(io.label) ? NaN : lossArr[0];
       if (!Number.isFinite(loss)) {
-        throw new TrainingDivergedError(s, "the loss", await this.#existing(this.checkpointPath));
+        throw new TrainingDivergedError(s, "the loss", await this.#existing(this.checkpointPath), {
+          loss,
+          lastFiniteLoss: Number.isFinite(lastFiniteLoss) ? lastFiniteLoss : undefined,
+          lr,
+        });
       }
+      lastFiniteLoss = loss;
       const tel = parseGradTelemetry(telArr);
       const now = performance.now();
       const rec: StepRecord = {
@@ -462,6 +508,8 @@ export class Trainer {
       await settle();
       await flush("train.jsonl", lines);
     } finally {
+      // The finite steps before a failure (e.g. a divergence) stay in the log.
+      await flush("train.jsonl", lines).catch(() => {});
       train.dispose();
       val?.dispose();
     }

@@ -38,7 +38,7 @@ Deno.test("cli explains usage errors", async () => {
   assert.equal(c.code, 2);
   assert.match(c.err, /Unknown command "frobnicate"/);
   const d = await cli("run", "pipelines/missing.ts");
-  assert.equal(d.code, 1);
+  assert.equal(d.code, 2);
   assert.match(d.err, /Cannot load pipeline pipelines\/missing\.ts/);
   const e = await cli("compare", "runs/none");
   assert.equal(e.code, 2);

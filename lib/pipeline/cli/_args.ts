@@ -6,6 +6,7 @@
  */
 
 import { parseShard, type Shard } from "../jobs.ts";
+import { MAX_SEED } from "../schema.ts";
 
 /** A usage error: the CLI prints it with the usage text and exits 2. */
 export class UsageError extends Error {}
@@ -85,6 +86,37 @@ export function intFlag(v: string | undefined, flag: string): number | undefined
   const n = Number(v);
   if (!Number.isInteger(n)) {
     throw new UsageError(`Invalid ${flag}: expected an integer, got "${v}"`);
+  }
+  return n;
+}
+
+/**
+ * A positive-integer flag value (`--workers`, `--resamples`).
+ *
+ * @param v The value, if given.
+ * @param flag The flag, for the message.
+ * @returns The integer, or undefined when absent.
+ * @throws {UsageError} When it is not an integer ≥ 1.
+ */
+export function positiveIntFlag(v: string | undefined, flag: string): number | undefined {
+  const n = intFlag(v, flag);
+  if (n !== undefined && n < 1) {
+    throw new UsageError(`Invalid ${flag}: expected a positive integer, got "${v}"`);
+  }
+  return n;
+}
+
+/**
+ * A `--seed` value: an integer in 0..{@linkcode MAX_SEED}.
+ *
+ * @param v The value, if given.
+ * @returns The seed, or undefined when absent.
+ * @throws {UsageError} When it is out of range.
+ */
+export function seedFlag(v: string | undefined): number | undefined {
+  const n = intFlag(v, "--seed");
+  if (n !== undefined && !(n >= 0 && n <= MAX_SEED)) {
+    throw new UsageError(`Invalid --seed: expected an integer in 0..${MAX_SEED}, got "${v}"`);
   }
   return n;
 }

@@ -6,7 +6,13 @@
  */
 
 import { loadPipeline } from "../define_pipeline.ts";
-import { compareWithReference, diffTable, parseReference, writeReference } from "../reproduce.ts";
+import {
+  compareWithReference,
+  diffTable,
+  parseReference,
+  referenceMismatch,
+  writeReference,
+} from "../reproduce.ts";
 import { runPipeline } from "../run.ts";
 import { readResolvedRun } from "../run_folder.ts";
 import {
@@ -38,6 +44,12 @@ export async function reproduceCommand(
   const expected = v.update
     ? undefined
     : parseReference(await readJsonFlag(v.expect, "--expect"), v.expect);
+  const mismatch = expected ? referenceMismatch(expected, pipeline) : [];
+  if (mismatch.length > 0) {
+    throw new UsageError(
+      `The reference ${v.expect} does not fit ${target}: ${mismatch.join("; ")}`,
+    );
+  }
   if (expected && expected.quick !== Boolean(v.quick)) {
     throw new UsageError(
       `The reference ${v.expect} was made ${expected.quick ? "with" : "without"} --quick; ` +

@@ -7,7 +7,15 @@
 
 import { loadPipeline } from "../define_pipeline.ts";
 import { runPipeline } from "../run.ts";
-import { type CliValues, intFlag, listFlag, shardFlag } from "./_args.ts";
+import type { RunSummary } from "../run_types.ts";
+import {
+  type CliValues,
+  intFlag,
+  listFlag,
+  positiveIntFlag,
+  seedFlag,
+  shardFlag,
+} from "./_args.ts";
 
 /**
  * Run the `run` command.
@@ -15,7 +23,7 @@ import { type CliValues, intFlag, listFlag, shardFlag } from "./_args.ts";
  * @param target The pipeline file.
  * @param v Flags.
  * @param progress Whether to show live progress.
- * @returns The exit code.
+ * @returns The exit code: 1 when a job diverged.
  */
 export async function runCommand(target: string, v: CliValues, progress: boolean): Promise<number> {
   const { pipeline } = await loadPipeline(target);
@@ -28,9 +36,9 @@ export async function runCommand(target: string, v: CliValues, progress: boolean
     folds: intFlag(v.folds, "--folds"),
     only: listFlag(v.only),
     resume: v.resume,
-    seed: intFlag(v.seed, "--seed"),
+    seed: seedFlag(v.seed),
     shard: v.shard ? shardFlag(v.shard) : undefined,
-    workers: intFlag(v.workers, "--workers"),
+    workers: positiveIntFlag(v.workers, "--workers"),
     progress,
   });
   console.log(
@@ -41,5 +49,20 @@ export async function runCommand(target: string, v: CliValues, progress: boolean
   if (summary.reported) {
     console.log(await Deno.readTextFile(`${summary.dir}/table1.md`));
   }
-  return 0;
+  return runExitCode(summary);
+}
+
+/**
+ * The exit code of a finished run: 0, or 1 (with a message on stderr) when a job diverged.
+ *
+ * @param summary The run's summary.
+ * @returns The code.
+ */
+export function runExitCode(summary: RunSummary): number {
+  if (summary.diverged.length === 0) return 0;
+  console.error(
+    `Error: ${summary.diverged.length} job(s) diverged: ${summary.diverged.join(", ")} ` +
+      `(see the warnings above and their log.txt; the other jobs finished)`,
+  );
+  return 1;
 }
