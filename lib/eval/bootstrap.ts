@@ -22,6 +22,9 @@ import { aucFromSamples, splitByClass } from "./roc.ts";
 /** Relative tolerance when comparing |replicate| with |observed| (rounding of equal sums). */
 const TIE_RTOL = 1e-9;
 
+/** What a paired test does with a pair holding an undefined value (NaN or null). */
+export type MissingPairs = "error" | "omit";
+
 /** Options of {@linkcode pairedBootstrap}. */
 export interface PairedBootstrapOptions {
   /** Number of bootstrap resamples B. */
@@ -45,6 +48,12 @@ export interface PairedBootstrapOptions {
    * @default 0.95
    */
   level?: number;
+  /**
+   * Pairs with an undefined value (NaN or null, e.g. a DSC under `emptyDice: "nan"`): an error,
+   * or left out (`"omit"`; the result's `n` counts the pairs used).
+   * @default "error"
+   */
+  missing?: MissingPairs;
 }
 
 /** Result of {@linkcode pairedBootstrap}. */
@@ -79,6 +88,12 @@ export interface PermutationTestOptions {
    * @default "auto"
    */
   exact?: boolean | "auto";
+  /**
+   * Pairs with an undefined value (NaN or null, e.g. a DSC under `emptyDice: "nan"`): an error,
+   * or left out (`"omit"`; the result's `n` counts the pairs used).
+   * @default "error"
+   */
+  missing?: MissingPairs;
 }
 
 /** Result of {@linkcode permutationTest}. */
@@ -251,7 +266,7 @@ export function planPairedBootstrap(
   b: ArrayLike<number>,
   options: PairedBootstrapOptions,
 ): ResamplePlan<PairedBootstrapResult> {
-  const diffs = _differences(a, b, "paired bootstrap");
+  const diffs = _differences(a, b, "paired bootstrap", options.missing);
   const { resamples, seed } = options;
   _checkRun("paired bootstrap", resamples, seed);
   const level = _checkLevel("paired bootstrap", options.level ?? 0.95);
@@ -312,7 +327,7 @@ export function planPermutationTest(
   b: ArrayLike<number>,
   options: PermutationTestOptions,
 ): ResamplePlan<PermutationTestResult> {
-  const diffs = _differences(a, b, "permutation test");
+  const diffs = _differences(a, b, "permutation test", options.missing);
   const { resamples, seed } = options;
   _checkRun("permutation test", resamples, seed);
   const n = diffs.length;
@@ -411,19 +426,44 @@ function _pValue(extreme: number, resamples: number, observed: number): number {
   return Math.min(1, (1 + extreme) / (resamples + 1));
 }
 
-function _differences(a: ArrayLike<number>, b: ArrayLike<number>, what: string): Float64Array {
+function _differences(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  what: string,
+  missing: MissingPairs = "error",
+): Float64Array {
   if (a.length !== b.length) {
     throw new TypeError(`Cannot run ${what}: a has ${a.length} values, b has ${b.length}`);
   }
-  if (a.length < 2) throw new RangeError(`Cannot run ${what}: ${a.length} pair(s), need 2`);
-  const d = new Float64Array(a.length);
-  for (let i = 0; i < a.length; i++) {
-    d[i] = a[i] - b[i];
-    if (!Number.isFinite(d[i])) {
-      throw new RangeError(`Cannot run ${what}: pair ${i} is (${a[i]}, ${b[i]})`);
-    }
+  if (missing !== "error" && missing !== "omit") {
+    throw new RangeError(`Cannot run ${what}: missing is "${missing}"`);
   }
-  return d;
+  if (a.length < 2) throw new RangeError(`Cannot run ${what}: ${a.length} pair(s), need 2`);
+  const d: number[] = [];
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i], y = b[i];
+    // null would subtract as 0: it is undefined, like NaN.
+    if (_undefined(x) || _undefined(y)) {
+      if (missing === "omit") continue;
+      throw new RangeError(`Cannot run ${what}: pair ${i} is (${x}, ${y})`);
+    }
+    const v = x - y;
+    if (!Number.isFinite(v)) throw new RangeError(`Cannot run ${what}: pair ${i} is (${x}, ${y})`);
+    d.push(v);
+  }
+  if (d.length < 2) {
+    const omitted = a.length - d.length;
+    throw new RangeError(
+      `Cannot run ${what}: ${d.length} pair(s), need 2${
+        omitted > 0 ? ` (${omitted} left out as undefined)` : ""
+      }`,
+    );
+  }
+  return Float64Array.from(d);
+}
+
+function _undefined(v: number | null | undefined): boolean {
+  return v === null || Number.isNaN(v);
 }
 
 function _checkRun(what: string, resamples: number, seed: number): void {

@@ -157,3 +157,28 @@ Deno.test("quantile() interpolates like R's type 7", () => {
   assert.equal(quantile(v, 0.1), 1.4);
   assert.equal(quantile(new Float64Array([-Infinity, -Infinity, 1]), 0.25), -Infinity);
 });
+
+Deno.test('pairedBootstrap() and permutationTest() with missing "omit" leave undefined pairs out', () => {
+  // Pairs 1 (NaN in a) and 3 (null in b) are undefined; the rest is the complete data.
+  const a = [0.8, NaN, 0.9, 0.7, 0.6, 0.75];
+  const b = [0.9, 0.85, 0.95, null as unknown as number, 0.7, 0.8];
+  const completeA = [0.8, 0.9, 0.6, 0.75], completeB = [0.9, 0.95, 0.7, 0.8];
+  const opts = { resamples: 199, seed: 4 };
+  const omitted = pairedBootstrap(a, b, { ...opts, missing: "omit" });
+  assert.deepEqual(omitted, pairedBootstrap(completeA, completeB, opts));
+  assert.equal(omitted.n, 4);
+  assert.deepEqual(
+    permutationTest(a, b, { ...opts, missing: "omit" }),
+    permutationTest(completeA, completeB, opts),
+  );
+  // By default an undefined value is an error, null included (it would subtract as 0).
+  assert.throws(() => pairedBootstrap(a, b, opts), /pair 1/);
+  assert.throws(
+    () => pairedBootstrap([1, 2, 3], [1, null as unknown as number, 2], opts),
+    /pair 1/,
+  );
+  assert.throws(
+    () => pairedBootstrap([1, NaN, NaN], [1, 2, 3], { ...opts, missing: "omit" }),
+    /1 pair\(s\), need 2 \(2 left out as undefined\)/,
+  );
+});

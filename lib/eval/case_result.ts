@@ -31,8 +31,11 @@ export interface CaseResult {
   group: string;
   /** Class name. */
   className: string;
-  /** DSC against the full ground truth. */
-  dsc: number;
+  /**
+   * DSC against the full ground truth; `null` when the empty-vs-empty convention left it
+   * undefined (`emptyDice: "nan"`; JSON has no NaN).
+   */
+  dsc: number | null;
   /** Predicted volume in ml. */
   predVolumeMl: number;
   /** True volume in ml. */
@@ -52,7 +55,8 @@ export interface CaseIdentity {
 }
 
 /**
- * Turn the metrics of one case (from {@linkcode caseMetrics}) into result rows.
+ * Turn the metrics of one case (from {@linkcode caseMetrics}) into result rows. An undefined
+ * DSC (NaN, from `emptyDice: "nan"`) becomes `null`, the form `results.json` stores.
  *
  * @param job The job that predicted the case.
  * @param identity Case id, subject and group.
@@ -83,7 +87,7 @@ export function caseResults(
     subject: identity.subject,
     group: identity.group,
     className: m.className,
-    dsc: m.dsc,
+    dsc: Number.isNaN(m.dsc) ? null : m.dsc,
     predVolumeMl: m.predVolumeMl,
     trueVolumeMl: m.trueVolumeMl,
     deltaVolumeMl: m.deltaVolumeMl,

@@ -4,13 +4,45 @@
  * (Tilborghs, Bertels et al. 2022, Table 1).
  *
  * Empty-vs-empty convention: when both the prediction and the ground truth of a class are
- * empty, DSC = 1 (the prediction is exactly right, and it is the limit ε → 0 of
+ * empty, DSC = 1 by default (the prediction is exactly right, and it is the limit ε → 0 of
  * (2|P∩T| + ε)/(|P| + |T| + ε), which is what the authors' evaluation code computes with
- * ε = 1e-7). An empty prediction of a non-empty truth, or a non-empty prediction of an empty
- * truth, gives DSC = 0. Volumes are always defined.
+ * ε = 1e-7). `emptyDice: "nan"` makes it undefined instead (NaN), as nnU-Net's evaluation and
+ * MONAI's `DiceMetric(ignore_empty=True)` do; result rows store it as `null` and every
+ * aggregate leaves such cases out and says how many it used (docs/statistics.md). An empty
+ * prediction of a non-empty truth, or a non-empty prediction of an empty truth, gives DSC = 0.
+ * Volumes are always defined.
  *
  * @module
  */
+
+/**
+ * The DSC of an empty prediction of an empty truth: a number (1 by default), or `"nan"` for
+ * "undefined" (NaN; nnU-Net, MONAI `ignore_empty`).
+ */
+export type EmptyDice = number | "nan";
+
+/**
+ * The number an empty-vs-empty convention stands for.
+ *
+ * @param emptyDice A number, or `"nan"`.
+ * @returns The number (NaN for `"nan"`).
+ * @throws {RangeError} When it is neither a number nor `"nan"`.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveEmptyDice } from "./metrics.ts";
+ * assert(resolveEmptyDice(1) === 1 && Number.isNaN(resolveEmptyDice("nan")));
+ * ```
+ */
+export function resolveEmptyDice(emptyDice: EmptyDice): number {
+  if (emptyDice === "nan") return NaN;
+  if (typeof emptyDice !== "number") {
+    throw new RangeError(
+      `Invalid emptyDice: expected a number or "nan", got ${JSON.stringify(emptyDice)}`,
+    );
+  }
+  return emptyDice;
+}
 
 /** Metrics of one class in one case. */
 export interface ClassMetrics {
@@ -18,7 +50,10 @@ export interface ClassMetrics {
   classIndex: number;
   /** Class name. */
   className: string;
-  /** Dice similarity coefficient 2|P∩T|/(|P| + |T|), or `emptyDice` when both are empty. */
+  /**
+   * Dice similarity coefficient 2|P∩T|/(|P| + |T|), or `emptyDice` when both are empty (NaN
+   * for `"nan"`).
+   */
   dsc: number;
   /** Predicted voxels |P|. */
   predVoxels: number;
@@ -44,10 +79,11 @@ export interface CaseMetricsOptions {
    */
   classes: readonly string[] | Readonly<Record<number, string>>;
   /**
-   * DSC reported when prediction and truth are both empty.
+   * DSC reported when prediction and truth are both empty: a number, or `"nan"` (undefined;
+   * left out of every aggregate).
    * @default 1
    */
-  emptyDice?: number;
+  emptyDice?: EmptyDice;
 }
 
 /**
@@ -76,9 +112,10 @@ export function voxelVolumeMl(spacing: readonly number[]): number {
  *
  * @param prediction Predicted mask.
  * @param truth Ground-truth mask of the same length.
- * @param emptyDice Value when both are empty.
- * @returns DSC in [0, 1].
+ * @param emptyDice Value when both are empty: a number, or `"nan"` (NaN).
+ * @returns DSC in [0, 1], or the empty-vs-empty value.
  * @throws {TypeError} When the lengths differ.
+ * @throws {RangeError} When `emptyDice` is neither a number nor `"nan"`.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -86,13 +123,15 @@ export function voxelVolumeMl(spacing: readonly number[]): number {
  * // |P| = 2, |T| = 3, |P∩T| = 2 → 4 / 5
  * assert(diceScore([1, 1, 0, 0], [1, 1, 1, 0]) === 0.8);
  * assert(diceScore([0, 0], [0, 0]) === 1);
+ * assert(Number.isNaN(diceScore([0, 0], [0, 0], "nan")));
  * ```
  */
 export function diceScore(
   prediction: ArrayLike<number>,
   truth: ArrayLike<number>,
-  emptyDice = 1,
+  emptyDice: EmptyDice = 1,
 ): number {
+  const empty = resolveEmptyDice(emptyDice);
   if (prediction.length !== truth.length) {
     throw new TypeError(
       `Cannot compute DSC: prediction has ${prediction.length} voxels, truth ${truth.length}`,
@@ -105,7 +144,7 @@ export function diceScore(
     if (b) t++;
     if (a && b) both++;
   }
-  return p + t === 0 ? emptyDice : (2 * both) / (p + t);
+  return p + t === 0 ? empty : (2 * both) / (p + t);
 }
 
 /**
@@ -117,7 +156,8 @@ export function diceScore(
  * @param options Spacing, classes and the empty-vs-empty DSC.
  * @returns One entry per class, in the order of `options.classes`.
  * @throws {TypeError} When the maps differ in length.
- * @throws {RangeError} When the spacing or a label value (outside [0, 255]) is invalid.
+ * @throws {RangeError} When the spacing, a label value (outside [0, 255]) or `emptyDice` is
+ *   invalid.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -140,7 +180,7 @@ export function caseMetrics(
     );
   }
   const voxelMl = voxelVolumeMl(options.spacing);
-  const emptyDice = options.emptyDice ?? 1;
+  const emptyDice = resolveEmptyDice(options.emptyDice ?? 1);
   const classes: [number, string][] = Array.isArray(options.classes)
     ? (options.classes as string[]).map((name, i) => [i + 1, name])
     : Object.entries(options.classes).map(([k, name]) => [Number(k), name as string]);

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { argmaxLabels, caseMetrics, diceScore, thresholdLabels, voxelVolumeMl } from "./metrics.ts";
+import {
+  argmaxLabels,
+  caseMetrics,
+  diceScore,
+  resolveEmptyDice,
+  thresholdLabels,
+  voxelVolumeMl,
+} from "./metrics.ts";
 import { caseResults } from "./case_result.ts";
 
 Deno.test("diceScore() matches hand-computed overlaps, including empty masks", () => {
@@ -80,4 +87,30 @@ Deno.test("caseResults() builds one result row per class", () => {
     trueVolumeMl: 0.001,
     deltaVolumeMl: 0.001,
   }]);
+});
+
+Deno.test('emptyDice "nan": diceScore and caseMetrics give NaN for empty vs empty, caseResults stores null', () => {
+  assert.ok(Number.isNaN(diceScore([0, 0], [0, 0], "nan")));
+  assert.equal(diceScore([1, 0], [1, 0], "nan"), 1); // only the empty-vs-empty case changes
+  assert.equal(diceScore([0, 1], [0, 0], "nan"), 0);
+  assert.equal(resolveEmptyDice(1), 1);
+  assert.throws(() => resolveEmptyDice("NaN" as "nan"), {
+    name: "RangeError",
+    message: /emptyDice/,
+  });
+  const metrics = caseMetrics([1, 1, 0], [1, 0, 0], {
+    spacing: [1, 1, 1],
+    classes: { 1: "A", 2: "B" },
+    emptyDice: "nan",
+  });
+  assert.equal(metrics[0].dsc, 2 / 3);
+  assert.ok(Number.isNaN(metrics[1].dsc));
+  const rows = caseResults(
+    { experiment: "I", labeling: "full", batchSize: 1, fold: 0 },
+    { caseId: "c", subject: "c", group: "g" },
+    metrics,
+  );
+  assert.deepEqual(rows.map((r) => r.dsc), [2 / 3, null]);
+  // The serialized form: null, which JSON can hold (NaN would also print as null, silently).
+  assert.equal(JSON.parse(JSON.stringify(rows))[1].dsc, null);
 });

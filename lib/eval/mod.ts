@@ -35,6 +35,8 @@ export {
   type CaseMetricsOptions,
   type ClassMetrics,
   diceScore,
+  type EmptyDice,
+  resolveEmptyDice,
   thresholdLabels,
   voxelVolumeMl,
 } from "./metrics.ts";
@@ -45,6 +47,7 @@ export {
   aucBootstrap,
   type AucBootstrapOptions,
   type AucBootstrapResult,
+  type MissingPairs,
   pairedBootstrap,
   type PairedBootstrapOptions,
   type PairedBootstrapResult,

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { diceLoss, type NumericArray } from "./dice_loss.ts";
 import type { DiceLossOptions, EpsilonInput, Phi } from "./dice_options.ts";
 import { heuristicEpsilon } from "./heuristic_epsilon.ts";
+import { labelSetExclusionMask } from "./label_set_mask.ts";
 import { assertClose } from "../../tests/_helpers/assert_close.ts";
 import { randomF64, randomMask, Rng, sizeOf } from "../../tests/_helpers/random.ts";
 
@@ -447,4 +448,568 @@ Deno.test("heuristicEpsilon() is the mean per-class volume, scaled by B for batc
   assert.deepEqual(heuristicEpsilon(t, [3, 2, 4]), [2, 1]);
   assert.deepEqual(heuristicEpsilon(t, [3, 2, 4], { classes: [1] }), [1]);
   assert.deepEqual(heuristicEpsilon(t, [3, 2, 4], { phi: "BI", batchSize: 4 }), [8, 4]);
+});
+
+// --- Voxel mask, squared denominator, label sets ------------------------------------------
+
+/** A random case with label sets: `labelSets`, a per-voxel set index and zeroed target rows. */
+function labelSetCase(shape: number[], rng: Rng, emptyMaps: [number, number][] = []) {
+  const { pred, target } = randomCase(shape, rng, emptyMaps);
+  const [B, C] = shape;
+  const V = sizeOf(shape.slice(2));
+  const labelSets = C >= 4 ? [[0, 2], [1, 2, 3]] : [[0, 2]];
+  const labelSetIndex = new Uint8Array(B * V);
+  for (let j = 0; j < labelSetIndex.length; j++) {
+    const u = rng.float();
+    labelSetIndex[j] = u < 0.2 ? 1 : u < 0.35 && labelSets.length > 1 ? 2 : 0;
+  }
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < V; i++) {
+      if (labelSetIndex[b * V + i]) { for (let c = 0; c < C; c++) target[(b * C + c) * V + i] = 0; }
+    }
+  }
+  return { pred, target, labelSets, labelSetIndex };
+}
+
+/** Random 0/1 masks, about a quarter ignored: per image voxel and per map voxel. */
+function randomMasks(shape: number[], rng: Rng) {
+  const [B, C] = shape;
+  const V = sizeOf(shape.slice(2));
+  const voxel = new Uint8Array(B * V).map(() => rng.float() < 0.25 ? 0 : 1);
+  const map = new Float32Array(B * C * V).map(() => rng.float() < 0.25 ? 0 : 1);
+  return { voxel, map };
+}
+
+Deno.test("diceLoss() gradient matches finite differences with mask × squared denominator × label sets, for every phi × variant × ε form", () => {
+  const rng = new Rng(2107);
+  const shapes = [[3, 3, 3, 5], [2, 4, 3, 1, 5]];
+  const epsForms = (K: number): EpsilonInput[] => [
+    0.5,
+    { numerator: 0.25, denominator: 1.5 },
+    Array.from({ length: K }, (_, k) => 0.3 + k),
+    Array.from({ length: K }, (_, k) => ({ numerator: 0.1 * k, denominator: 0.7 + k })),
+  ];
+  let checked = 0;
+  for (const shape of shapes) {
+    const misses: [number, number][] = [[0, 1], [shape[0] - 1, shape[1] - 1]];
+    const plainCase = randomCase(shape, rng, misses);
+    const setCase = labelSetCase(shape, rng, misses);
+    const masks = randomMasks(shape, rng);
+    const configs: { variant: DiceLossOptions["variant"]; sets: boolean }[] = [
+      { variant: "plain", sets: false },
+      { variant: "plain", sets: true },
+      { variant: "leaf", sets: false },
+      { variant: "leaf", sets: true },
+      { variant: "marginal", sets: false },
+      { variant: "labelSetMarginal", sets: true },
+    ];
+    for (const phi of PHIS) {
+      for (const { variant, sets } of configs) {
+        const c = sets ? setCase : plainCase;
+        const merges = variant === "marginal" || variant === "labelSetMarginal";
+        const maskForms = merges ? [undefined, masks.voxel] : [undefined, masks.voxel, masks.map];
+        for (const [m, mask] of maskForms.entries()) {
+          for (const [k, classes] of [undefined, [1, 2]].entries()) {
+            const K = classes?.length ?? shape[1];
+            for (const [e, epsilon] of epsForms(K).entries()) {
+              // Squared or not alternates so that every (mask, ε form) pair sees both, per
+              // classes choice one of them: half the cost of the full product.
+              const squaredDenominator = (m + k + e) % 2 === 1;
+              const options: DiceLossOptions = {
+                phi,
+                variant,
+                classes,
+                epsilon,
+                mask,
+                squaredDenominator,
+                ...(sets
+                  ? { labelSets: setCase.labelSets, labelSetIndex: setCase.labelSetIndex }
+                  : {}),
+              };
+              const { grad } = diceLoss(c.pred, c.target, shape, options);
+              const fd = finiteDifferences(c.pred, c.target, shape, options);
+              assertClose(grad, fd, {
+                rtol: 1e-6,
+                atol: 1e-8,
+                label: `${JSON.stringify(shape)} ${phi} ${variant} sets=${sets} mask=${
+                  mask?.length ?? 0
+                } sq=${squaredDenominator} ${JSON.stringify(classes)} ${JSON.stringify(epsilon)}`,
+              });
+              checked++;
+            }
+          }
+        }
+      }
+    }
+  }
+  // Per shape and Φ: (plain, leaf) × 2 label-set forms × 3 masks + (marginal, LSM) × 2 masks.
+  assert.equal(checked, 2 * 4 * (2 * 2 * 3 + 2 * 2) * 2 * 4);
+});
+
+Deno.test("diceLoss() gradient is exactly 0 on ignored voxels, and ignored voxels do not change the loss", () => {
+  const rng = new Rng(15);
+  const shape = [2, 4, 5, 3];
+  const [B, C] = shape;
+  const V = 15;
+  const c = labelSetCase(shape, rng, [[0, 1]]);
+  const { voxel, map } = randomMasks(shape, rng);
+  for (const phi of PHIS) {
+    for (const variant of ["plain", "leaf", "marginal", "labelSetMarginal"] as const) {
+      const sets = variant === "marginal"
+        ? {}
+        : { labelSets: c.labelSets, labelSetIndex: c.labelSetIndex };
+      for (const mask of variant === "plain" || variant === "leaf" ? [voxel, map] : [voxel]) {
+        for (const squaredDenominator of [false, true]) {
+          const options = { phi, variant, epsilon: 0.5, mask, squaredDenominator, ...sets };
+          const r = diceLoss(c.pred, c.target, shape, options);
+          // Scramble prediction and target on the ignored voxels: nothing may change.
+          const pred2 = Float64Array.from(c.pred);
+          const target2 = Float64Array.from(c.target);
+          for (let b = 0; b < B; b++) {
+            for (let ch = 0; ch < C; ch++) {
+              for (let i = 0; i < V; i++) {
+                const j = (b * C + ch) * V + i;
+                const m = mask.length === B * V ? mask[b * V + i] : mask[j];
+                if (m !== 0) continue;
+                assert.equal(r.grad[j], 0, `${phi} ${variant} element ${j}`);
+                pred2[j] = rng.uniform(0.05, 0.95);
+                if (!c.labelSetIndex[b * V + i]) target2[j] = 1 - target2[j];
+              }
+            }
+          }
+          const r2 = diceLoss(pred2, target2, shape, options);
+          assert.equal(r2.loss, r.loss, `${phi} ${variant}`);
+        }
+      }
+    }
+  }
+});
+
+Deno.test("diceLoss() with an all-ones mask or squaredDenominator on binary targets is unchanged where it must be", () => {
+  const rng = new Rng(16);
+  const shape = [2, 3, 4, 5];
+  const { pred, target } = randomCase(shape, rng, [[1, 2]]);
+  for (const phi of PHIS) {
+    for (const variant of ["plain", "leaf", "marginal"] as const) {
+      const base = diceLoss(pred, target, shape, { phi, variant, epsilon: 0.5 });
+      for (const mask of [new Uint8Array(2 * 20).fill(1), new Float64Array(2 * 3 * 20).fill(1)]) {
+        if (variant === "marginal" && mask.length !== 40) continue;
+        const masked = diceLoss(pred, target, shape, { phi, variant, epsilon: 0.5, mask });
+        assertClose(masked.loss, base.loss, { rtol: 1e-14, atol: 0 });
+        assertClose(masked.grad, base.grad, { rtol: 1e-13, atol: 1e-16 });
+      }
+      // A binary target has y² = y: only the prediction's squares change D.
+      const onesPred = Float64Array.from(target);
+      const a = diceLoss(onesPred, target, shape, { phi, variant, epsilon: 0.5 });
+      const b = diceLoss(onesPred, target, shape, {
+        phi,
+        variant,
+        epsilon: 0.5,
+        squaredDenominator: true,
+      });
+      assertClose(b.loss, a.loss, { rtol: 1e-14, atol: 1e-16 });
+    }
+  }
+});
+
+Deno.test("diceLoss() squared denominator on a hand-derived case", () => {
+  // One image, one class, 3 voxels, ε = {nr 0, dr 1}: y = [1, 1, 0], ŷ = [0.5, 1, 0.5].
+  // N = 2·1.5 = 3, D = (0.25 + 1 + 0.25) + 2 + 1 = 4.5 → sDSC = 2/3, loss = 1/3.
+  // ∂/∂ŷ_0 = −(2/4.5 − 3·2·0.5/4.5²) = −(0.444… − 0.148…) = −8/27
+  // ∂/∂ŷ_2 = 3·2·0.5/4.5² = 4/27
+  const r = diceLoss(new Float64Array([0.5, 1, 0.5]), new Float64Array([1, 1, 0]), [1, 1, 3], {
+    epsilon: { numerator: 0, denominator: 1 },
+    squaredDenominator: true,
+  });
+  assertClose(r.loss, 1 / 3, { rtol: 1e-14, atol: 0 });
+  assertClose(r.grad, [-8 / 27, -(2 / 4.5 - 3 * 2 / 4.5 ** 2), 4 / 27], { rtol: 1e-14, atol: 0 });
+});
+
+Deno.test("diceLoss() marginal: a zeroed missing map alone in its subset scores ε_nr/ε_dr (the authors' code: 0), same gradient", () => {
+  // B = 1, C = 3, Φ = I, channel 2 missing. The zeroed channel is an empty-vs-empty map: Eq. 3
+  // gives it sDSC = ε_nr/ε_dr, so its per-subset loss is 1 − ε_nr/ε_dr.
+  const rng = new Rng(17);
+  const shape = [1, 3, 7];
+  const { pred, target } = randomCase(shape, rng, [[0, 2]]);
+  for (
+    const epsilon of [1e-7, { numerator: 0.5, denominator: 2 }, { numerator: 0, denominator: 1 }]
+  ) {
+    const r = diceLoss(pred, target, shape, { variant: "marginal", epsilon });
+    const e = typeof epsilon === "number" ? { numerator: epsilon, denominator: epsilon } : epsilon;
+    const ratio = e.numerator / e.denominator;
+    assertClose(r.perSubset[2], 1 - ratio, { rtol: 1e-15, atol: 0 });
+    // The authors' value gives the missing subset sDSC 0: their loss is dicelab's + ratio/|Φ|.
+    const authors = 1 - (1 - r.perSubset[0] + 1 - r.perSubset[1] + 0) / 3;
+    assertClose(authors, r.loss + ratio / 3, { rtol: 1e-14, atol: 1e-16 });
+  }
+  // Under CI the zeroed channel shares its image's subset and contributes nothing to the sums.
+  const ci = diceLoss(pred, target, shape, { phi: "CI", variant: "marginal", epsilon: 1 });
+  assert.equal(ci.perSubset.length, 1);
+});
+
+/** Fidon's MeanDiceLoss on probabilities: 1 − mean_b mean_c 2Σpg / (Σp^α + Σg^α + 1e-5). */
+function fidonMeanDice(p: Float64Array, g: Float64Array, shape: number[], squared: boolean) {
+  const [B, C] = shape;
+  const V = sizeOf(shape.slice(2));
+  let total = 0;
+  for (let b = 0; b < B; b++) {
+    let mean = 0;
+    for (let c = 0; c < C; c++) {
+      let num = 0, d1 = 0, d2 = 0;
+      for (let i = 0; i < V; i++) {
+        const k = (b * C + c) * V + i;
+        num += p[k] * g[k];
+        d1 += squared ? p[k] * p[k] : p[k];
+        d2 += squared ? g[k] * g[k] : g[k];
+      }
+      mean += (2 * num) / (d1 + d2 + 1e-5) / C;
+    }
+    total += 1 - mean;
+  }
+  return total / B;
+}
+
+/**
+ * Fidon's softmax_marginalize on probabilities, from an integer label map whose values ≥ C
+ * are supersets: for a voxel labelled with superset S, every c ∈ S gets w·Σ_{c'∈S} p_c' with
+ * w = 1/|S|, and target w; leaf voxels are one-hot.
+ */
+function fidonMarginalize(
+  p: Float64Array,
+  labels: Int32Array,
+  shape: number[],
+  supersetMap: Record<number, number[]>,
+) {
+  const [B, C] = shape;
+  const V = sizeOf(shape.slice(2));
+  const pm = Float64Array.from(p);
+  const g = new Float64Array(p.length);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < V; i++) {
+      const l = labels[b * V + i];
+      if (l < C) {
+        g[(b * C + l) * V + i] = 1;
+        continue;
+      }
+      const members = supersetMap[l];
+      const w = 1 / members.length;
+      let marginal = 0;
+      for (let c = 0; c < C; c++) if (members.includes(c)) marginal += w * p[(b * C + c) * V + i];
+      for (let c = 0; c < C; c++) {
+        if (!members.includes(c)) continue;
+        g[(b * C + c) * V + i] = w;
+        pm[(b * C + c) * V + i] = marginal;
+      }
+    }
+  }
+  return { pm, g };
+}
+
+/** Integer label maps with supersets (values ≥ C), and dicelab's encoding of the same labels. */
+function fidonCase(shape: number[], rng: Rng, supersetMap: Record<number, number[]>) {
+  const [B, C] = shape;
+  const V = sizeOf(shape.slice(2));
+  const keys = Object.keys(supersetMap).map(Number);
+  const labels = new Int32Array(B * V).map(() =>
+    rng.float() < 0.3 ? keys[rng.int(keys.length)] : rng.int(C)
+  );
+  // Softmax-like probabilities: positive, summing to 1 per voxel.
+  const raw = randomF64(shape, rng, 0.05, 1);
+  const pred = new Float64Array(raw.length);
+  const target = new Float64Array(raw.length);
+  const labelSetIndex = new Uint8Array(B * V);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < V; i++) {
+      let s = 0;
+      for (let c = 0; c < C; c++) s += raw[(b * C + c) * V + i];
+      for (let c = 0; c < C; c++) pred[(b * C + c) * V + i] = raw[(b * C + c) * V + i] / s;
+      const l = labels[b * V + i];
+      if (l < C) target[(b * C + l) * V + i] = 1;
+      else labelSetIndex[b * V + i] = keys.indexOf(l) + 1;
+    }
+  }
+  const labelSets = keys.map((k) => supersetMap[k]);
+  return { labels, pred, target, labelSets, labelSetIndex };
+}
+
+Deno.test("diceLoss() labelSetMarginal reproduces Fidon's MarginalizedDiceLoss (squared and not)", () => {
+  const rng = new Rng(18);
+  for (const shape of [[2, 4, 5, 3], [3, 3, 7]]) {
+    const supersetMap: Record<number, number[]> = shape[1] === 4
+      ? { 4: [2, 3], 5: [0, 1, 3] }
+      : { 3: [0, 2] };
+    const c = fidonCase(shape, rng, supersetMap);
+    for (const squared of [true, false]) {
+      const { pm, g } = fidonMarginalize(c.pred, c.labels, shape, supersetMap);
+      const expected = fidonMeanDice(pm, g, shape, squared);
+      const { loss } = diceLoss(c.pred, c.target, shape, {
+        phi: "I",
+        variant: "labelSetMarginal",
+        epsilon: { numerator: 0, denominator: 1e-5 },
+        squaredDenominator: squared,
+        labelSets: c.labelSets,
+        labelSetIndex: c.labelSetIndex,
+      });
+      assertClose(loss, expected, { rtol: 1e-12, atol: 0, label: `${shape} squared=${squared}` });
+    }
+  }
+});
+
+Deno.test("diceLoss() leaf with label sets reproduces Fidon's LeafDiceLoss, including his own test's numbers", () => {
+  // Fidon's tests/leaf_dice_loss_test.py: 4 × 4 image, classes 0..3, superset 4 = {2, 3}.
+  //   0 0 0 0 / 0 1 1 0 / 0 4 4 0 / 0 0 0 0. Predictions are (softmax of 1000 ×) one-hot maps.
+  const labels = [0, 0, 0, 0, 0, 1, 1, 0, 0, 4, 4, 0, 0, 0, 0, 0];
+  const shape = [1, 4, 4, 4];
+  const target = new Float64Array(64);
+  const labelSetIndex = new Uint8Array(16);
+  labels.forEach((l, i) => l < 4 ? (target[l * 16 + i] = 1) : (labelSetIndex[i] = 1));
+  const oneHot = (ls: number[]) => {
+    const p = new Float64Array(64);
+    ls.forEach((l, i) => (p[l * 16 + i] = 1));
+    return p;
+  };
+  const options: DiceLossOptions = {
+    variant: "leaf",
+    epsilon: { numerator: 0, denominator: 1e-5 },
+    squaredDenominator: true,
+    labelSets: [[2, 3]],
+    labelSetIndex,
+  };
+  const cases: [number[], number][] = [
+    [labels.map((l) => Math.min(l, 2)), 0.5], // perfect: classes 2, 3 have no leaf voxel → 0
+    [labels.map((l) => Math.min(l, 1)), 1 - (1 / 4) * (1 + 2 / 3)],
+    [labels.map(() => 0), 1 - (1 / 4) * (24 / (12 + 16))],
+  ];
+  for (const [pred, expected] of cases) {
+    const { loss } = diceLoss(oneHot(pred), target, shape, options);
+    assertClose(loss, expected, { rtol: 1e-5, atol: 0 }); // ε_dr = 1e-5 in Fidon's expected values' denominators
+  }
+  // On random soft inputs: the reimplemented LeafDiceLoss (superset channels dropped from the
+  // one-hot target, predictions everywhere).
+  const rng = new Rng(19);
+  for (const shape2 of [[2, 4, 5, 3], [3, 3, 7]]) {
+    const supersetMap: Record<number, number[]> = shape2[1] === 4 ? { 4: [2, 3] } : { 3: [0, 2] };
+    const c = fidonCase(shape2, rng, supersetMap);
+    for (const squared of [true, false]) {
+      const expected = fidonMeanDice(c.pred, c.target, shape2, squared);
+      const { loss } = diceLoss(c.pred, c.target, shape2, {
+        ...options,
+        squaredDenominator: squared,
+        labelSets: c.labelSets,
+        labelSetIndex: c.labelSetIndex,
+      });
+      assertClose(loss, expected, { rtol: 1e-12, atol: 0 });
+    }
+  }
+});
+
+Deno.test("diceLoss() leaf with labelSetExclusionMask drops set-labelled voxels from their members' maps only", () => {
+  const rng = new Rng(20);
+  const shape = [2, 4, 3, 5];
+  const [B, C] = shape;
+  const V = 15;
+  const c = labelSetCase(shape, rng);
+  const mask = labelSetExclusionMask(shape, c);
+  const eps = { numerator: 0.2, denominator: 0.9 };
+  const { loss } = diceLoss(c.pred, c.target, shape, { epsilon: eps, mask, ...c });
+  // Direct loop: class c's sums skip voxels whose label set contains c.
+  let sum = 0;
+  for (let b = 0; b < B; b++) {
+    for (let ch = 0; ch < C; ch++) {
+      let inter = 0, tot = 0;
+      for (let i = 0; i < V; i++) {
+        const s = c.labelSetIndex[b * V + i];
+        if (s && c.labelSets[s - 1].includes(ch)) continue;
+        const k = (b * C + ch) * V + i;
+        inter += c.target[k] * c.pred[k];
+        tot += c.target[k] + c.pred[k];
+      }
+      sum += (2 * inter + eps.numerator) / (tot + eps.denominator);
+    }
+  }
+  assertClose(loss, 1 - sum / (B * C), { rtol: 1e-13, atol: 0 });
+});
+
+/** MONAI MaskedDiceLoss: input·mask and target·mask, then DiceLoss (squared_pred, batch). */
+function monaiMaskedDiceLoss(
+  input: Float64Array,
+  target: Float64Array,
+  mask: Uint8Array, // [B, 1, ...spatial]
+  shape: number[],
+  o: { squaredPred: boolean; batch: boolean; smoothNr: number; smoothDr: number },
+): number {
+  const [B, C] = shape;
+  const V = sizeOf(shape.slice(2));
+  const x = input.map((v, k) => v * mask[Math.floor(k / (C * V)) * V + (k % V)]);
+  const t = target.map((v, k) => v * mask[Math.floor(k / (C * V)) * V + (k % V)]);
+  const f: number[] = [];
+  const rows = o.batch ? [[...Array(B).keys()]] : [...Array(B).keys()].map((b) => [b]);
+  for (const bs of rows) {
+    for (let c = 0; c < C; c++) {
+      let intersection = 0, groundO = 0, predO = 0;
+      for (const b of bs) {
+        for (let i = 0; i < V; i++) {
+          const k = (b * C + c) * V + i;
+          intersection += t[k] * x[k];
+          groundO += o.squaredPred ? t[k] ** 2 : t[k];
+          predO += o.squaredPred ? x[k] ** 2 : x[k];
+        }
+      }
+      f.push(1 - (2 * intersection + o.smoothNr) / (groundO + predO + o.smoothDr));
+    }
+  }
+  return f.reduce((a, b) => a + b, 0) / f.length;
+}
+
+Deno.test("diceLoss() mask and squaredDenominator reproduce MONAI MaskedDiceLoss(squared_pred, batch)", () => {
+  const rng = new Rng(21);
+  const shape = [3, 4, 5, 3, 3];
+  const { pred, target } = randomCase(shape, rng, [[0, 2]]);
+  const { voxel } = randomMasks(shape, rng);
+  for (const batch of [false, true]) {
+    for (const squaredPred of [false, true]) {
+      for (const [smoothNr, smoothDr] of [[1e-5, 1e-5], [0, 1e-6], [0.5, 2]]) {
+        const expected = monaiMaskedDiceLoss(pred, target, voxel, shape, {
+          squaredPred,
+          batch,
+          smoothNr,
+          smoothDr,
+        });
+        const { loss } = diceLoss(pred, target, shape, {
+          phi: batch ? "BI" : "I",
+          epsilon: { numerator: smoothNr, denominator: smoothDr },
+          mask: voxel,
+          squaredDenominator: squaredPred,
+        });
+        assertClose(loss, expected, { rtol: 1e-12, atol: 0 });
+      }
+    }
+  }
+});
+
+/**
+ * nnU-Net v2 DC_and_CE_loss's Dice part with an ignore label: mask = (label ≠ ignore), ignored
+ * labels replaced by 0, then MemoryEfficientSoftDiceLoss(batch_dice, do_bg, smooth) with
+ * loss_mask — returns −mean dc.
+ */
+function nnunetIgnoreDice(
+  x: Float64Array,
+  labels: Int32Array,
+  ignore: number,
+  shape: number[],
+  o: { batchDice: boolean; doBg: boolean; smooth: number },
+): number {
+  const [B, C] = shape;
+  const V = sizeOf(shape.slice(2));
+  const dcs: number[] = [];
+  const rows = o.batchDice ? [[...Array(B).keys()]] : [...Array(B).keys()].map((b) => [b]);
+  for (const bs of rows) {
+    for (let c = o.doBg ? 0 : 1; c < C; c++) {
+      let intersect = 0, sumPred = 0, sumGt = 0;
+      for (const b of bs) {
+        for (let i = 0; i < V; i++) {
+          const l = labels[b * V + i];
+          const m = l === ignore ? 0 : 1;
+          const y = (l === ignore ? 0 : l) === c ? 1 : 0;
+          const k = (b * C + c) * V + i;
+          intersect += x[k] * y * m;
+          sumPred += x[k] * m;
+          sumGt += y * m;
+        }
+      }
+      dcs.push((2 * intersect + o.smooth) / Math.max(sumGt + sumPred + o.smooth, 1e-8));
+    }
+  }
+  return -dcs.reduce((a, b) => a + b, 0) / dcs.length;
+}
+
+Deno.test("diceLoss() mask reproduces nnU-Net v2's ignore label (loss_mask in the soft Dice)", () => {
+  const rng = new Rng(22);
+  const shape = [2, 3, 7, 5];
+  const [B, C] = shape;
+  const V = 35;
+  const ignore = 3; // nnU-Net: the ignore label is the highest label value
+  const labels = new Int32Array(B * V).map(() => rng.float() < 0.2 ? ignore : rng.int(C));
+  const pred = randomF64(shape, rng, 0.05, 0.95);
+  // dicelab: one-hot of the known labels (ignored voxels all zero), mask = label ≠ ignore.
+  const target = new Float64Array(pred.length);
+  const mask = new Uint8Array(B * V);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < V; i++) {
+      const l = labels[b * V + i];
+      if (l === ignore) continue;
+      mask[b * V + i] = 1;
+      target[(b * C + l) * V + i] = 1;
+    }
+  }
+  for (const batchDice of [false, true]) {
+    for (const doBg of [true, false]) {
+      for (const smooth of [1e-5, 1]) {
+        const expected = nnunetIgnoreDice(pred, labels, ignore, shape, { batchDice, doBg, smooth });
+        const { loss } = diceLoss(pred, target, shape, {
+          phi: batchDice ? "BI" : "I",
+          classes: doBg ? undefined : [1, 2],
+          epsilon: smooth,
+          mask,
+        });
+        assertClose(loss - 1, expected, { rtol: 1e-12, atol: 0 });
+      }
+    }
+  }
+});
+
+Deno.test("diceLoss() rejects malformed masks and label sets with messages naming them", () => {
+  const shape = [1, 3, 2];
+  const a = new Float64Array(6).fill(0.5);
+  const y = new Float64Array([1, 0, 0, 1, 0, 0]);
+  assert.throws(() => diceLoss(a, y, shape, { mask: new Uint8Array(5) }), {
+    name: "TypeError",
+    message: /options\.mask: length 5/,
+  });
+  assert.throws(() => diceLoss(a, y, shape, { mask: new Float32Array([1, 0.5]) }), {
+    name: "RangeError",
+    message: /options\.mask: element 1 is 0\.5/,
+  });
+  assert.throws(
+    () => diceLoss(a, y, shape, { variant: "marginal", mask: new Uint8Array(6).fill(1) }),
+    { name: "RangeError", message: /\[B, \.\.\.spatial\] mask/ },
+  );
+  assert.throws(() => diceLoss(a, y, shape, { variant: "labelSetMarginal" }), {
+    name: "TypeError",
+    message: /needs options\.labelSets/,
+  });
+  assert.throws(() => diceLoss(a, y, shape, { labelSets: [[0, 1]] }), {
+    name: "TypeError",
+    message: /go together/,
+  });
+  const idx = new Uint8Array([0, 1]);
+  assert.throws(() => diceLoss(a, y, shape, { labelSets: [[0]], labelSetIndex: idx }), {
+    name: "TypeError",
+    message: /labelSets\[0\]: expected at least two/,
+  });
+  assert.throws(() => diceLoss(a, y, shape, { labelSets: [[0, 3]], labelSetIndex: idx }), {
+    name: "RangeError",
+    message: /labelSets\[0\]: 3 is not a channel/,
+  });
+  assert.throws(
+    () => diceLoss(a, y, shape, { labelSets: [[0, 1]], labelSetIndex: new Uint8Array([0, 2]) }),
+    { name: "RangeError", message: /labelSetIndex: element 1 is 2/ },
+  );
+  assert.throws(
+    () => diceLoss(a, y, shape, { variant: "marginal", labelSets: [[0, 1]], labelSetIndex: idx }),
+    { name: "RangeError", message: /use "labelSetMarginal"/ },
+  );
+  // Voxel 1 carries a leaf label in channel 1 but is marked as set-labelled.
+  assert.throws(() => diceLoss(a, y, shape, { labelSets: [[0, 1]], labelSetIndex: idx }), {
+    name: "RangeError",
+    message: /voxel 1 of image 0 is labelled with label set 1/,
+  });
+  assert.throws(
+    () => diceLoss(a, y, shape, { squaredDenominator: 1 as unknown as boolean }),
+    { name: "TypeError", message: /squaredDenominator/ },
+  );
+  assert.throws(() => diceLoss(a, y, shape, { variant: "x" as "plain" }), {
+    name: "RangeError",
+    message: /"labelSetMarginal"/,
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * Options of the Dice-loss family and their validation: the reduction sets Φ, the smoothing
  * term ε (numerator and denominator, per class), the kept classes, the variant (plain, leaf,
- * marginal) and which maps are labelled. Shared by the float64 reference and the GPU kernels.
+ * marginal, label-set marginal), which maps are labelled, the voxel mask, the squared
+ * denominator and the label sets. Shared by the float64 reference and the GPU kernels.
  *
  * @module
  */
@@ -49,10 +50,30 @@ export interface EpsilonPair {
 export type EpsilonInput = number | EpsilonPair | ReadonlyArray<number | EpsilonPair>;
 
 /** The Dice-loss variants. */
-export type DiceVariant = "plain" | "leaf" | "marginal";
+export type DiceVariant = "plain" | "leaf" | "marginal" | "labelSetMarginal";
 
-/** The variants in their canonical order (the GPU kernels' variant codes are these indices). */
-export const DICE_VARIANTS: readonly ["plain", "leaf", "marginal"] = ["plain", "leaf", "marginal"];
+/**
+ * The variants in their canonical order (the GPU kernels' variant codes are these indices:
+ * plain 0, leaf 1, marginal 2, labelSetMarginal 3). New variants are appended so that
+ * existing codes never change.
+ */
+export const DICE_VARIANTS: readonly ["plain", "leaf", "marginal", "labelSetMarginal"] = [
+  "plain",
+  "leaf",
+  "marginal",
+  "labelSetMarginal",
+];
+
+/**
+ * A voxel mask: 1 = the voxel is counted, 0 = it is ignored (it leaves every sum and gets a
+ * zero gradient). Either one value per voxel of each image (`[B, ...spatial]`, shared by all
+ * channels, like nnU-Net's `loss_mask` and MONAI's `MaskedDiceLoss` mask) or one per voxel of
+ * each map (`[B, C, ...spatial]`); the length tells which.
+ */
+export type DiceMask = Uint8Array | Float32Array | Float64Array;
+
+/** Per-voxel label-set indices `[B, ...spatial]`: 0 = a leaf label, s ≥ 1 = `labelSets[s − 1]`. */
+export type LabelSetIndex = Uint8Array | Uint16Array | Uint32Array;
 
 /** Options of {@linkcode diceLoss}. */
 export interface DiceLossOptions {
@@ -76,7 +97,10 @@ export interface DiceLossOptions {
    */
   classes?: readonly number[];
   /**
-   * `"plain"` (Eq. 3), `"leaf"` (Fidon et al. 2021) or `"marginal"` (Shi et al. 2021).
+   * `"plain"` (Eq. 3), `"leaf"` (Fidon et al. 2021), `"marginal"` (Shi et al. 2021: missing
+   * classes merged into the background per image) or `"labelSetMarginal"` (Fidon et al. 2021:
+   * per voxel, the members of the voxel's label set share its marginal probability; needs
+   * `labelSets` and `labelSetIndex`).
    * @default "plain"
    */
   variant?: DiceVariant;
@@ -91,6 +115,35 @@ export interface DiceLossOptions {
    * @default 0
    */
   background?: number;
+  /**
+   * Voxel mask (ignore label / loss mask), values exactly 0 or 1: `[B, ...spatial]` (one value
+   * per voxel, all channels) or `[B, C, ...spatial]` (one per voxel of each map). A 0 removes
+   * the voxel from every sum (Σyŷ, Σy, Σŷ, and Σy², Σŷ² with `squaredDenominator`) and from
+   * the leaf's "is the map labelled" test; its gradient is exactly 0. Applied after the
+   * marginal and label-set merges (a merged channel uses its own channel's mask).
+   * @default every voxel counted
+   */
+  mask?: DiceMask;
+  /**
+   * Square the denominator's terms: D = Σŷ² + Σy² + ε_dr (Milletari et al. 2016, V-Net; MONAI
+   * `squared_pred`, Fidon's `squared`). The numerator stays 2Σyŷ + ε_nr.
+   * @default false
+   */
+  squaredDenominator?: boolean;
+  /**
+   * Label sets (Fidon et al. 2021): `labelSets[s − 1]` lists the channels of label set s (at
+   * least two distinct channels), e.g. `[[0, 2]]` for "background or MYO". Needs
+   * `labelSetIndex`. A voxel labelled with a set has an all-zero target row (it is a negative
+   * of every leaf label, as in Fidon's `LeafDiceLoss`); `"labelSetMarginal"` marginalises it.
+   * @default none
+   */
+  labelSets?: ReadonlyArray<ReadonlyArray<number>>;
+  /**
+   * Per-voxel label set `[B, ...spatial]`: 0 = the voxel carries its leaf label in `target`,
+   * s ≥ 1 = it is labelled with the set `labelSets[s − 1]` (its target row must be zero).
+   * @default every voxel has a leaf label
+   */
+  labelSetIndex?: LabelSetIndex;
 }
 
 /** Options after validation, in the form the implementations use. */
@@ -117,6 +170,12 @@ export interface ResolvedDiceOptions {
   background: number;
   /** Number of subsets |Φ|. */
   subsetCount: number;
+  /** Whether the denominator is Σŷ² + Σy² + ε_dr. */
+  squaredDenominator: boolean;
+  /** Layout of `options.mask`: none, one value per image voxel, or one per map voxel. */
+  maskLayout: "none" | "voxel" | "map";
+  /** Label sets (channel lists), in the order `labelSetIndex` refers to (set s at s − 1). */
+  labelSets: number[][];
 }
 
 /**
@@ -249,7 +308,7 @@ export function resolveDiceOptions(
   const variant = options.variant ?? "plain";
   if (!(DICE_VARIANTS as readonly unknown[]).includes(variant)) {
     throw new RangeError(
-      `Invalid options.variant: expected "plain", "leaf" or "marginal", got ${
+      `Invalid options.variant: expected ${DICE_VARIANTS.map((v) => `"${v}"`).join(", ")}, got ${
         JSON.stringify(variant)
       }`,
     );
@@ -320,6 +379,16 @@ export function resolveDiceOptions(
       });
     });
   }
+  const squaredDenominator = options.squaredDenominator ?? false;
+  if (typeof squaredDenominator !== "boolean") {
+    throw new TypeError(
+      `Invalid options.squaredDenominator: expected a boolean, got ${
+        JSON.stringify(squaredDenominator)
+      }`,
+    );
+  }
+  const maskLayout = _checkMask(options.mask, batch, channels, voxels);
+  const labelSets = _checkLabelSets(options, variant, batch, channels, voxels);
   return {
     phi,
     batch,
@@ -332,5 +401,122 @@ export function resolveDiceOptions(
     variant,
     background,
     subsetCount: subsetCount(phi, batch, kept),
+    squaredDenominator,
+    maskLayout,
+    labelSets,
   };
+}
+
+function _checkMask(
+  mask: unknown,
+  batch: number,
+  channels: number,
+  voxels: number,
+): "none" | "voxel" | "map" {
+  if (mask === undefined) return "none";
+  if (
+    !(mask instanceof Uint8Array) && !(mask instanceof Float32Array) &&
+    !(mask instanceof Float64Array)
+  ) {
+    throw new TypeError(
+      `Invalid options.mask: expected a Uint8Array, Float32Array or Float64Array`,
+    );
+  }
+  // With C = 1 both layouts have the same length and the same meaning.
+  const layout = mask.length === batch * voxels
+    ? "voxel"
+    : mask.length === batch * channels * voxels
+    ? "map"
+    : undefined;
+  if (!layout) {
+    throw new TypeError(
+      `Invalid options.mask: length ${mask.length} is neither B·V = ${
+        batch * voxels
+      } ([B, ...spatial]) nor B·C·V = ${batch * channels * voxels} ([B, C, ...spatial])`,
+    );
+  }
+  for (let i = 0; i < mask.length; i++) {
+    if (mask[i] !== 0 && mask[i] !== 1) {
+      throw new RangeError(`Invalid options.mask: element ${i} is ${mask[i]}, expected 0 or 1`);
+    }
+  }
+  return layout;
+}
+
+function _checkLabelSets(
+  options: DiceLossOptions,
+  variant: DiceVariant,
+  batch: number,
+  channels: number,
+  voxels: number,
+): number[][] {
+  const { labelSets, labelSetIndex } = options;
+  if (labelSets === undefined && labelSetIndex === undefined) {
+    if (variant === "labelSetMarginal") {
+      throw new TypeError(
+        `Invalid options.variant: "labelSetMarginal" needs options.labelSets and options.labelSetIndex`,
+      );
+    }
+    return [];
+  }
+  if (labelSets === undefined || labelSetIndex === undefined) {
+    throw new TypeError(
+      `Invalid options.${
+        labelSets === undefined ? "labelSetIndex" : "labelSets"
+      }: labelSets and labelSetIndex go together`,
+    );
+  }
+  if (variant === "marginal") {
+    throw new RangeError(
+      `Invalid options.labelSets: the "marginal" variant merges missing maps per image and takes no label sets (use "labelSetMarginal")`,
+    );
+  }
+  if (!Array.isArray(labelSets) || labelSets.length === 0) {
+    throw new TypeError(`Invalid options.labelSets: expected a non-empty array of channel lists`);
+  }
+  const sets = labelSets.map((set, s) => {
+    if (!Array.isArray(set) || set.length < 2) {
+      throw new TypeError(
+        `Invalid options.labelSets[${s}]: expected at least two channel indices, got ${
+          JSON.stringify(set)
+        }`,
+      );
+    }
+    const seen = new Set<number>();
+    for (const c of set) {
+      if (!Number.isInteger(c) || c < 0 || c >= channels) {
+        throw new RangeError(
+          `Invalid options.labelSets[${s}]: ${c} is not a channel index in 0..${channels - 1}`,
+        );
+      }
+      if (seen.has(c)) throw new RangeError(`Invalid options.labelSets[${s}]: ${c} appears twice`);
+      seen.add(c);
+    }
+    return [...set] as number[];
+  });
+  if (
+    !(labelSetIndex instanceof Uint8Array) && !(labelSetIndex instanceof Uint16Array) &&
+    !(labelSetIndex instanceof Uint32Array)
+  ) {
+    throw new TypeError(
+      `Invalid options.labelSetIndex: expected a Uint8Array, Uint16Array or Uint32Array`,
+    );
+  }
+  if (labelSetIndex.length !== batch * voxels) {
+    throw new TypeError(
+      `Invalid options.labelSetIndex: length ${labelSetIndex.length} does not match [B, ...spatial] (${
+        batch * voxels
+      } voxels)`,
+    );
+  }
+  for (let i = 0; i < labelSetIndex.length; i++) {
+    if (labelSetIndex[i] > sets.length) {
+      throw new RangeError(
+        `Invalid options.labelSetIndex: element ${i} is ${
+          labelSetIndex[i]
+        }, but there are ${sets.length} label set(s)`,
+      );
+    }
+  }
+  return sets;
 }

@@ -9,13 +9,18 @@
 import type { DiceLossOptions, DiceVariant, EpsilonInput, PhiInput } from "./dice_options.ts";
 
 /** A Dice-family loss as a pipeline names it. */
-export type DiceLossKind = "softDice" | "leafDice" | "marginalDice";
+export type DiceLossKind = "softDice" | "leafDice" | "marginalDice" | "labelSetMarginalDice";
 
-/** The variant each loss kind computes. */
+/**
+ * The variant each loss kind computes. `labelSetMarginalDice` needs label sets from the
+ * labeling (`labelSets`, `labelSetIndex`) and is not in the pipeline schema until the GPU
+ * kernels implement it (docs/loss-family.md).
+ */
 export const DICE_LOSS_KINDS: Readonly<Record<DiceLossKind, DiceVariant>> = {
   softDice: "plain",
   leafDice: "leaf",
   marginalDice: "marginal",
+  labelSetMarginalDice: "labelSetMarginal",
 };
 
 /** A Dice-family loss configuration (a pipeline experiment's `loss`). */
@@ -30,6 +35,8 @@ export interface DiceLossConfig {
   classes?: readonly number[];
   /** Background channel of the marginal loss. */
   background?: number;
+  /** Denominator Σŷ² + Σy² + ε_dr (V-Net; MONAI `squared_pred`). @default false */
+  squaredDenominator?: boolean;
 }
 
 /**
@@ -37,6 +44,8 @@ export interface DiceLossConfig {
  *
  * @param loss The configuration.
  * @returns Options for the loss (without ε and `labeled`) and the configured ε.
+ *   `squaredDenominator` is present only when configured, so existing configurations map to
+ *   the same options object as before.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -56,6 +65,9 @@ export function diceLossOptionsOf(loss: DiceLossConfig): {
       classes: loss.classes,
       variant,
       background: variant === "marginal" ? loss.background : undefined,
+      ...(loss.squaredDenominator !== undefined
+        ? { squaredDenominator: loss.squaredDenominator }
+        : {}),
     },
     epsilon: loss.epsilon,
   };

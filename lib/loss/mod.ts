@@ -1,6 +1,6 @@
 /**
- * The Dice-loss family: options (Φ, ε, classes, variant), the float64 reference with exact
- * gradients, and the heuristic ε.
+ * The Dice-loss family: options (Φ, ε, classes, variant, voxel mask, squared denominator,
+ * label sets), the float64 reference with exact gradients, and the heuristic ε.
  *
  * @module
  */
@@ -9,9 +9,11 @@ export {
   checkShape,
   DICE_VARIANTS,
   type DiceLossOptions,
+  type DiceMask,
   type DiceVariant,
   type EpsilonInput,
   type EpsilonPair,
+  type LabelSetIndex,
   type Phi,
   PHI_ALIASES,
   PHI_HINT,
@@ -26,6 +28,7 @@ export {
   subsetOf,
 } from "./dice_options.ts";
 export { diceLoss, type DiceLossResult, labeledMaps, type NumericArray } from "./dice_loss.ts";
+export { labelSetExclusionMask, type LabelSetExclusionMaskOptions } from "./label_set_mask.ts";
 export {
   heuristicEpsilon,
   heuristicEpsilonFromSums,

@@ -52,6 +52,8 @@ export interface BreakdownRow {
   n: number;
   /** Mean DSC over the cases with a defined DSC (null when none). */
   dsc: number | null;
+  /** Cases with a defined DSC, i.e. in the DSC mean (n minus the undefined ones). */
+  dscN: number;
   /** Mean ΔV = predicted − true volume [ml]. */
   deltaVolumeMl: number;
   /** Σ predicted / Σ true volume (0: empty predictions; null when the class is absent). */
@@ -101,7 +103,7 @@ export function breakdownResults(
   const acc = new Map<
     string,
     {
-      row: Omit<BreakdownRow, "n" | "dsc" | "deltaVolumeMl" | "volumeRatio">;
+      row: Omit<BreakdownRow, "n" | "dsc" | "dscN" | "deltaVolumeMl" | "volumeRatio">;
       dsc: number[];
       dv: number;
       pred: number;
@@ -147,6 +149,7 @@ export function breakdownResults(
     ...row,
     n,
     dsc: dsc.length > 0 ? dsc.reduce((s, x) => s + x, 0) / dsc.length : null,
+    dscN: dsc.length,
     deltaVolumeMl: dv / n,
     volumeRatio: truth > 0 ? pred / truth : null,
   }));

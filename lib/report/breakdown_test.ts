@@ -111,3 +111,13 @@ Deno.test("breakdownHtml renders the same cells as escaped HTML tables", () => {
   const tricky = breakdownHtml(breakdownResults(RESULTS, () => "<b>&"), ["ED", "ES"]);
   assert.ok(tricky.includes("&lt;b&gt;&amp;") && !tricky.includes("<b>&"));
 });
+
+Deno.test("breakdownResults counts the DSCs in its mean (dscN) next to the cases (n)", () => {
+  const cells = breakdownResults(RESULTS, (s) => SUB.get(s));
+  const biHcm = cells.find((c) => c.experiment === "BI" && c.subgroup === "HCM")!;
+  const iHcmEs = cells.find((c) =>
+    c.experiment === "I" && c.subgroup === "HCM" && c.group === "ES"
+  )!;
+  assert.deepEqual([biHcm.n, biHcm.dscN], [2, 1]);
+  assert.deepEqual([iHcmEs.n, iHcmEs.dscN], [2, 2]);
+});

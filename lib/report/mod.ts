@@ -43,7 +43,13 @@ export {
   type Table1Options,
   type Table1Row,
 } from "./table1.ts";
-export { formatMean, table1Html, table1Legend, table1Markdown } from "./table1_format.ts";
+export {
+  formatCount,
+  formatMean,
+  table1Html,
+  table1Legend,
+  table1Markdown,
+} from "./table1_format.ts";
 export {
   escapeXml,
   type LinePlotOptions,

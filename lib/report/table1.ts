@@ -83,6 +83,11 @@ export interface Table1Cell {
   mean: number | null;
   /** Number of cases in the mean. */
   n: number;
+  /**
+   * Number of cases in the cell, with or without a defined value: `cases − n` DSCs were left
+   * out as undefined (empty vs empty under `emptyDice: "nan"`).
+   */
+  cases: number;
   /** Comparison with the reference labeling; null for the reference itself or < 2 pairs. */
   comparison: Table1Comparison | null;
 }
@@ -194,14 +199,16 @@ export async function buildTable1(
         for (const group of groups) {
           for (const { name: experiment } of results.experiments) {
             const cases = byJob.get(_jobKey(labeling, batchSize, experiment))?.get(group);
-            const values = [...(cases?.values() ?? [])].map((r) => r[metric])
-              .filter((v): v is number => v !== null);
+            const all = [...(cases?.values() ?? [])].map((r) => r[metric]);
+            // An undefined DSC (null) is left out of the mean; `cases` keeps the count.
+            const values = all.filter((v): v is number => v !== null && !Number.isNaN(v));
             const cell: Table1Cell = {
               experiment,
               group,
               metric,
               mean: values.length ? _mean(values) : null,
               n: values.length,
+              cases: all.length,
               comparison: null,
             };
             cells.push(cell);
@@ -216,6 +223,7 @@ export async function buildTable1(
             for (const [caseId, row] of [...cases].sort(([x], [y]) => x < y ? -1 : 1)) {
               const va = row[metric], vb = refCases.get(caseId)?.[metric];
               if (va === null || vb === null || vb === undefined) continue;
+              if (Number.isNaN(va) || Number.isNaN(vb)) continue;
               signedA.push(va);
               signedB.push(vb);
               a.push(abs ? Math.abs(va) : va);

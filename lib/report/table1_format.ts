@@ -53,10 +53,32 @@ export function table1Legend(table: Table1): string {
   const dv = s.deltaVolume === "signed"
     ? "ΔV is compared as signed ΔV (inferior: mean farther from 0)"
     : "ΔV is compared as |ΔV| (inferior: larger)";
+  const omitted = table.rows.some((r) => r.cells.some((c) => c.n < c.cases))
+    ? ` A DSC is undefined when prediction and truth are both empty (emptyDice "nan"): such cases are left out of the means and of the paired comparisons, and a mean over fewer cases than the cell has says "n = used of all".`
+    : "";
   return `Mean DSC and mean ΔV = predicted − true volume [ml] of ${table.target.className}. ` +
     `${g1} is always labelled in training; ${g2} is replaced by empty maps under partial labelling. ` +
     `Compared with ${table.referenceLabeling} labelling for the same experiment, B and group over the same cases, ` +
-    `inferior results (p < ${s.alpha}) are in italics and marked *: ${test} (seed ${s.seed}), ${correction}; ${dv}.`;
+    `inferior results (p < ${s.alpha}) are in italics and marked *: ${test} (seed ${s.seed}), ${correction}; ${dv}.` +
+    omitted;
+}
+
+/**
+ * The count a cell shows next to its mean: `"n = 18 of 20"` when some cases were left out as
+ * undefined, else nothing.
+ *
+ * @param cell The cell.
+ * @returns The text, or `""`.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatCount } from "./table1_format.ts";
+ * assert(formatCount({ n: 18, cases: 20 }) === "n = 18 of 20");
+ * assert(formatCount({ n: 20, cases: 20 }) === "");
+ * ```
+ */
+export function formatCount(cell: Pick<Table1Cell, "n" | "cases">): string {
+  return cell.n < cell.cases ? `n = ${cell.n} of ${cell.cases}` : "";
 }
 
 /**
@@ -89,7 +111,8 @@ export function table1Markdown(table: Table1, title = "Table 1"): string {
   for (const row of table.rows) {
     const cells = row.cells.map((c) => {
       const v = formatMean(c.metric, c.mean);
-      return c.comparison?.inferior ? `_${v}_\\*` : v;
+      const count = formatCount(c);
+      return (c.comparison?.inferior ? `_${v}_\\*` : v) + (count ? ` (${count})` : "");
     });
     lines.push(`| ${[esc(row.labeling), String(row.batchSize), ...cells].join(" | ")} |`);
   }
@@ -153,7 +176,9 @@ export function table1Html(table: Table1): string {
 }
 
 function _cellHtml(c: Table1Cell): string {
-  const v = escapeXml(formatMean(c.metric, c.mean));
+  const count = formatCount(c);
+  const v = escapeXml(formatMean(c.metric, c.mean)) +
+    (count ? ` <small class="count">(${escapeXml(count)})</small>` : "");
   const cmp = c.comparison;
   if (!cmp) return `<td>${v}</td>`;
   const tip = `n = ${cmp.n}, difference ${cmp.difference.toPrecision(3)}` +

@@ -181,3 +181,33 @@ Deno.test("parseRunResults() lists every problem by field path", () => {
     return true;
   });
 });
+
+Deno.test('buildTable1() leaves undefined DSCs (emptyDice "nan" → null) out of means and pairs, and says n = used of all', async () => {
+  // Group A partial: case A1's DSC is undefined; full: case A3's. Means over the rest, and the
+  // comparison pairs only A0 and A2 (A1 lacks the partial value, A3 the full one).
+  const run = handRun();
+  for (const r of run.rows) {
+    if (r.className !== "t" || r.job.batchSize !== 2) continue;
+    if (r.job.labeling === "partial" && r.caseId === "A1") r.dsc = null;
+    if (r.job.labeling === "full" && r.caseId === "A3") r.dsc = null;
+  }
+  const t = await buildTable1(parseRunResults(run), { resamples: 99, seed: 1 });
+  const fullA = t.rows[0].cells[0];
+  const [dA, , vA] = t.rows[2].cells;
+  assert.deepEqual([fullA.n, fullA.cases], [3, 4]);
+  close(fullA.mean, (0.9 + 0.8 + 0.7) / 3);
+  assert.deepEqual([dA.n, dA.cases], [3, 4]);
+  close(dA.mean, (0.91 + 0.72 + 0.58) / 3);
+  assert.equal(dA.comparison!.n, 2);
+  close(dA.comparison!.difference, (0.01 + 0.02) / 2);
+  // ΔV is always defined: every case counts.
+  assert.deepEqual([vA.n, vA.cases, vA.comparison!.n], [4, 4, 4]);
+  const md = table1Markdown(t);
+  assert.match(md, /\| partial \| 2 \| 0\.74 \(n = 3 of 4\) \|/);
+  assert.match(md, /left out of the means and of the paired comparisons/);
+  assert.match(table1Html(t), /0\.74 <small class="count">\(n = 3 of 4\)<\/small>/);
+  // Without undefined values nothing of this shows.
+  const plain = table1Markdown(await buildTable1(parseRunResults(handRun()), { resamples: 99 }));
+  assert.doesNotMatch(plain, /n = \d+ of/);
+  assert.doesNotMatch(plain, /left out/);
+});
