@@ -125,6 +125,7 @@ export async function evaluateJob(
       const metrics = caseMetrics(pred.labels, c.label, {
         spacing: c.spacing,
         classes: p.evaluation.classes,
+        emptyDice: p.evaluation.emptyDice ?? 1,
       });
       rows.push(
         ...caseResults(

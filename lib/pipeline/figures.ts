@@ -137,11 +137,15 @@ export function epsilonSweepFigures(p: Pipeline, results: readonly JobResult[]):
         const xs = rows.filter((x) => x.group === g);
         if (xs.length === 0) continue;
         const series = `${g}${sizes.length > 1 ? ` B=${B}` : ""}`;
-        dsc.push({
-          epsilon: e.loss.epsilon as number,
-          value: xs.reduce((a, x) => a + (x.dsc ?? 0), 0) / xs.length,
-          series,
-        });
+        // Undefined DSCs (empty vs empty under emptyDice "nan") are left out of the mean.
+        const defined = xs.filter((x) => x.dsc !== null);
+        if (defined.length > 0) {
+          dsc.push({
+            epsilon: e.loss.epsilon as number,
+            value: defined.reduce((a, x) => a + x.dsc!, 0) / defined.length,
+            series,
+          });
+        }
         dv.push({
           epsilon: e.loss.epsilon as number,
           value: xs.reduce((a, x) => a + Math.abs(x.deltaVolumeMl), 0) / xs.length,

@@ -86,6 +86,7 @@ export async function mergeRun(dir: string, options: MergeOptions = {}): Promise
     pipeline: p.name,
     dataset: p.dataset.kind,
     seed: p.seed,
+    emptyDice: p.evaluation.emptyDice ?? 1,
     target: {
       className: p.evaluation.target.className,
       classIndex: p.evaluation.target.classIndex,

@@ -229,6 +229,11 @@ export interface EvaluationConfig {
   classes: string[];
   /** Bootstrap settings. */
   bootstrap: { resamples: number; alpha: number; correction: "none" | "holm" };
+  /**
+   * DSC when prediction and truth are both empty: `1` (also when absent) or `"nan"`
+   * (undefined, left out of means, ROC and comparisons, with counts shown).
+   */
+  emptyDice?: 1 | "nan";
   /** Overlay examples per group. */
   examples: number;
 }

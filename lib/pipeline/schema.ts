@@ -105,6 +105,11 @@ const EvaluationSchema = z.strictObject({
     correction: z.enum(["none", "holm"]).default("none").describe("Multiple-comparison correction"),
   }).default({ resamples: 10000, alpha: 0.05, correction: "none" }),
   examples: z.number().int().min(0).default(2).describe("Example overlays per group"),
+  emptyDice: z.union([z.literal(1), z.literal("nan")], {
+    error: 'expected 1 or "nan"',
+  }).optional().describe(
+    'DSC when prediction and truth are both empty: 1 (absent: 1) or "nan" (undefined and left out of means, ROC and comparisons, as nnU-Net)',
+  ),
 });
 
 /** Overrides applied by `--quick`. */

@@ -116,6 +116,7 @@ export async function buildReport(
     pipeline: results.pipeline,
     dataset: results.dataset,
     createdAt: results.createdAt ?? null,
+    emptyDice: results.emptyDice ?? 1,
     target: {
       className: results.target.className,
       classIndex: results.target.classIndex ?? null,

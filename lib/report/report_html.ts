@@ -70,6 +70,9 @@ export function reportHtml(parts: ReportHtmlParts): string {
     `dataset ${json.dataset}`,
     `target ${json.target.className} (${g1} always labelled, ${g2} missing under partial labels)`,
     json.createdAt ? `results of ${json.createdAt}` : "",
+    json.emptyDice === "nan"
+      ? "DSC of empty vs empty undefined (left out of means)"
+      : "DSC of empty vs empty = 1",
   ].filter(Boolean).join(" · ");
   const h: string[] = [];
   h.push(

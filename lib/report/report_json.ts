@@ -34,6 +34,8 @@ export interface ReportJson {
   dataset: string;
   /** When the results were written (from `results.json`), or null. */
   createdAt: string | null;
+  /** DSC of empty vs empty: 1, or "nan" (undefined, left out of the means). */
+  emptyDice: 1 | "nan";
   /** Target class and groups. */
   target: { className: string; classIndex: number | null; groups: [string, string] };
   /** Table 1 with its statistics settings. */

@@ -57,6 +57,9 @@ const RUN_RESULTS_SCHEMA = z.strictObject({
     description: z.string().optional(),
   })).min(1).describe("Experiments (loss configurations) in display order"),
   spacing: z.tuple([finite, finite, finite]).optional().describe("Voxel spacing [d, h, w] in mm"),
+  emptyDice: z.union([z.literal(1), z.literal("nan")]).optional().describe(
+    'DSC when prediction and truth are both empty: 1, or "nan" (undefined, left out of means)',
+  ),
   statistics: z.strictObject({
     resamples: z.number().int().positive().optional(),
     seed: z.number().int().optional(),
@@ -135,6 +138,11 @@ export interface RunResultsInput {
   spacing?: [number, number, number];
   /** Defaults for the report's statistics. */
   statistics?: ResultsStatistics;
+  /**
+   * DSC when prediction and truth are both empty: 1 (absent: 1), or `"nan"` (undefined, stored
+   * as null and left out of means, ROC and comparisons).
+   */
+  emptyDice?: 1 | "nan";
   /** One row per case × class × job. */
   rows: StoredCaseResult[];
 }

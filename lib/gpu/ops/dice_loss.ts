@@ -226,6 +226,20 @@ export function diceLossGpu(
   const gpuMask = labeled instanceof GPUBuffer ? labeled : undefined;
   const hostMask = gpuMask ? undefined : labeled as LabeledMask | undefined;
   const r = resolveDiceOptions(shape, { ...rest, labeled: hostMask });
+  // The float64 reference has these; the GPU kernels do not yet: refuse rather than ignore.
+  const unsupported = [
+    r.squaredDenominator ? "squaredDenominator" : "",
+    r.maskLayout !== "none" ? "mask" : "",
+    r.labelSets.length > 0 ? "labelSets" : "",
+    r.variant === "labelSetMarginal" ? 'variant "labelSetMarginal"' : "",
+  ].filter(Boolean);
+  if (unsupported.length > 0) {
+    throw new RangeError(
+      `Cannot bind the Dice loss on the GPU: ${
+        unsupported.join(", ")
+      } run only in the float64 reference diceLoss so far`,
+    );
+  }
   const { batch: B, channels: C, voxels: V } = r;
   const K = r.classes.length;
   const marginal = r.variant === "marginal";
