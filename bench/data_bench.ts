@@ -11,7 +11,7 @@ import { ensurePhantom } from "../lib/data/ensure_phantom.ts";
 import { LABELINGS } from "../lib/data/labeling.ts";
 import { listDataset } from "../lib/data/list_dataset.ts";
 import { PHANTOM_PREPROCESSING } from "../lib/data/preprocess.ts";
-import type { DatasetKind, Vec3 } from "../lib/data/types.ts";
+import type { Vec3 } from "../lib/data/types.ts";
 import { buildBatch } from "../lib/train/build_batch.ts";
 import { CaseStore, createPatchPool } from "../lib/train/case_store.ts";
 import { PatchStream, type PatchStreamOptions } from "../lib/train/patch_stream.ts";
@@ -21,7 +21,7 @@ const BATCHES = argBatches >= 0 ? Number(Deno.args[argBatches + 1]) : 200;
 const WARMUP = 3;
 
 interface Setup {
-  kind: DatasetKind;
+  kind: "acdc" | "brats";
   phantom: Record<string, unknown>;
   patchSize: Vec3;
   batchSize: number;

@@ -20,7 +20,7 @@
 import { parseArgs } from "node:util";
 import { ensurePhantom } from "../lib/data/ensure_phantom.ts";
 import { listDataset } from "../lib/data/list_dataset.ts";
-import { PHANTOM_PREPROCESSING } from "../lib/data/preprocess.ts";
+import { DATASETS } from "../lib/data/dataset_descriptor.ts";
 import { BufferPool } from "../lib/gpu/buffer_pool.ts";
 import { requestGpu } from "../lib/gpu/device.ts";
 import { GpuRuntime } from "../lib/gpu/runtime.ts";
@@ -53,7 +53,7 @@ for (const [name, def, B] of [["acdc", acdc, 2], ["brats", brats, 4]] as const) 
   const root = await ensurePhantom(kind, ".cache/phantoms", p.dataset.phantom.options as never);
   const records = await listDataset(kind, root);
   const pool = createPatchPool({ size: values.workers ? Number(values.workers) : undefined });
-  const store = await CaseStore.load(pool, records, PHANTOM_PREPROCESSING[kind]);
+  const store = await CaseStore.load(pool, records, DATASETS[kind].preprocessing.phantom);
   const model = modelConfig(p);
   const K = model.outChannels;
   const target = K === 1

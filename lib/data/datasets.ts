@@ -8,43 +8,16 @@
  */
 
 import { acdcFold } from "./acdc_fold.ts";
-import type { DatasetKind, FoldRuleName, Labeling } from "./types.ts";
+import type { DatasetKind, DatasetSpecData, FoldRuleName, Labeling } from "./types.ts";
 
 /** Assigns a subject to a fold by a fixed rule. */
 export type FoldAssign = (subject: string, folds: number) => number;
 
-/** Static description of one dataset. */
-export interface DatasetSpec {
-  /** Dataset kind. */
-  kind: DatasetKind;
-  /** Name shown in log lines and reports (e.g. `"ACDC"`). */
-  title: string;
-  /** Channel names, in channel order. */
-  channels: readonly string[];
-  /** Label values allowed in the stored label files. */
-  labelValues: readonly number[];
-  /** Names of the loaded class indices 0..K−1. */
-  classes: readonly string[];
-  /** Maps a stored label value to a loaded class index. */
-  classOf: (value: number) => number;
-  /** How the loss target is encoded: one binary map, or one-hot over all classes. */
-  target: "binary" | "oneHot";
-  /** Which voxels define intensity statistics: non-zero (skull-stripped brains) or all. */
-  intensityMask: "nonzero" | "all";
-  /**
-   * The groups of its cases, in order. A pipeline's two-number sampling ratio
-   * (`edEsRatio`) weighs the first two groups.
-   */
-  groups: readonly string[];
-  /** The record `meta` field that splits subjects into subgroups for breakdowns, if any. */
-  subgroup?: {
-    /** `meta` key, e.g. `"pathology"`. */
-    key: string;
-    /** Where it comes from, for messages. */
-    source: string;
-  };
-  /** The channel drawn in overlays. */
-  displayChannel: number;
+/**
+ * Static description of one dataset: its {@linkcode DatasetSpecData} plus the labelings of the
+ * paper and the fixed fold rules (functions, main thread only).
+ */
+export interface DatasetSpec extends Readonly<DatasetSpecData> {
   /** Fixed fold rules by name (besides the seeded `"random"` rule). */
   foldRules: Readonly<Partial<Record<FoldRuleName, FoldAssign>>>;
   /** The paper's labelings of this dataset by name (e.g. its partial-label protocol). */
@@ -58,7 +31,7 @@ export const ACDC: DatasetSpec = {
   channels: ["cine"],
   labelValues: [0, 1, 2, 3],
   classes: ["background", "RV", "MYO", "LV"],
-  classOf: (v) => v,
+  classOf: { 0: 0, 1: 1, 2: 2, 3: 3 },
   target: "oneHot",
   intensityMask: "all",
   groups: ["ED", "ES"],
@@ -78,7 +51,7 @@ export const BRATS: DatasetSpec = {
   channels: ["flair", "t1", "t1ce", "t2"],
   labelValues: [0, 1, 2, 4],
   classes: ["background", "tumour"],
-  classOf: (v) => (v > 0 ? 1 : 0),
+  classOf: { 0: 0, 1: 1, 2: 1, 4: 1 },
   target: "binary",
   intensityMask: "nonzero",
   groups: ["HGG", "LGG"],
@@ -87,17 +60,65 @@ export const BRATS: DatasetSpec = {
   labelings: { partial: { kind: "emptyGroup", group: "LGG" } },
 };
 
-/** Every dataset dicelab reads, by kind. */
-export const DATASET_SPECS: Readonly<Record<DatasetKind, DatasetSpec>> = {
+/** The datasets with a fixed spec, by kind (the others are read from their own description). */
+export const DATASET_SPECS: Readonly<Partial<Record<DatasetKind, DatasetSpec>>> = {
   acdc: ACDC,
   brats: BRATS,
 };
 
 /** The dataset kinds, in a fixed order (the pipeline schema's `dataset.kind` values). */
-export const DATASET_KINDS: readonly [DatasetKind, ...DatasetKind[]] = ["acdc", "brats"];
+export const DATASET_KINDS: readonly [DatasetKind, ...DatasetKind[]] = [
+  "acdc",
+  "brats",
+  "nnunet",
+  "msd",
+];
 
-/** The fold rules a pipeline may name: `"random"` and every dataset's fixed rules. */
-export const FOLD_RULE_NAMES: readonly [FoldRuleName, ...FoldRuleName[]] = ["random", "acdc"];
+/** The fold rules a pipeline may name: `"random"`, ACDC's, and a dataset's shipped splits. */
+export const FOLD_RULE_NAMES: readonly [FoldRuleName, ...FoldRuleName[]] = [
+  "random",
+  "acdc",
+  "splits",
+];
+
+/**
+ * The full spec of a dataset read from its own description: its data, no labelings of the
+ * paper, and the shipped splits (if any) as the `"splits"` fold rule.
+ *
+ * @param data The spec data (`dataset.spec` of an effective pipeline).
+ * @returns The spec.
+ */
+export function specFromData(data: DatasetSpecData): DatasetSpec {
+  const splits = data.splits;
+  return {
+    ...data,
+    foldRules: splits
+      ? {
+        splits: (subject: string) => {
+          const f = splits[subject];
+          if (f === undefined) {
+            throw new RangeError(
+              `Cannot assign a fold: subject "${subject}" is in no split of ${data.title}`,
+            );
+          }
+          return f;
+        },
+      }
+      : {},
+    labelings: {},
+  };
+}
+
+/**
+ * The spec a record or case is loaded with: its own, else its kind's fixed spec.
+ *
+ * @param c A record or case.
+ * @returns The spec data.
+ * @throws {TypeError} For a kind without a fixed spec and no spec of its own.
+ */
+export function caseSpec(c: { dataset: DatasetKind; spec?: DatasetSpecData }): DatasetSpecData {
+  return c.spec ?? datasetSpec(c.dataset);
+}
 
 /**
  * The spec of a dataset kind.
@@ -110,7 +131,9 @@ export function datasetSpec(kind: DatasetKind): DatasetSpec {
   const spec = (DATASET_SPECS as Record<string, DatasetSpec | undefined>)[kind];
   if (!spec) {
     throw new TypeError(
-      `Cannot find dataset: unknown kind "${kind}" (known: ${DATASET_KINDS.join(", ")})`,
+      DATASET_KINDS.includes(kind)
+        ? `Cannot find dataset: "${kind}" datasets are described by their dataset.json (read it first)`
+        : `Cannot find dataset: unknown kind "${kind}" (known: ${DATASET_KINDS.join(", ")})`,
     );
   }
   return spec;
@@ -123,7 +146,7 @@ export function datasetSpec(kind: DatasetKind): DatasetSpec {
  * @param spec The dataset.
  * @returns K.
  */
-export function targetMaps(spec: DatasetSpec): number {
+export function targetMaps(spec: DatasetSpecData): number {
   return spec.target === "binary" ? 1 : spec.classes.length;
 }
 

@@ -7,7 +7,7 @@
 
 import { writeJsonAtomic } from "../core/atomic_write.ts";
 import { exists } from "../core/exists.ts";
-import { datasetDescriptor, DATASETS } from "./dataset_descriptor.ts";
+import { DATASETS } from "./dataset_descriptor.ts";
 import type { AcdcPhantomOptions } from "./phantom_acdc.ts";
 import type { BratsPhantomOptions } from "./phantom_brats.ts";
 import type { DatasetKind } from "./types.ts";
@@ -51,7 +51,7 @@ export async function phantomKey(
   kind: DatasetKind,
   options: PhantomOptions = {},
 ): Promise<{ options: Record<string, unknown>; key: string }> {
-  const defaults: Record<string, unknown> = { ...datasetDescriptor(kind).phantom.defaults };
+  const defaults: Record<string, unknown> = { ...DATASETS[kind].phantom.defaults };
   for (const k of Object.keys(options)) {
     if (!(k in defaults)) {
       throw new TypeError(
@@ -99,7 +99,7 @@ export async function ensurePhantom(
   const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
   const tmp = `${root}.tmp-${Deno.pid}-${rand}`;
   try {
-    const summary = await datasetDescriptor(kind).phantom.generate(tmp, resolved);
+    const summary = await DATASETS[kind].phantom.generate(tmp, resolved);
     const marker: PhantomMarker = {
       kind,
       version: PHANTOM_VERSION[kind],

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ACDC, BRATS, datasetSpec } from "./datasets.ts";
+import { ACDC, BRATS, caseSpec } from "./datasets.ts";
 import type { Labeling, LoadedCase } from "./types.ts";
 
 export type { Labeling };
@@ -42,6 +42,8 @@ export function labelingName(labeling: Labeling): string {
       return `emptyGroup(${labeling.group})`;
     case "removeClass":
       return `removeClass(${labeling.group}: ${labeling.classIndex}→${labeling.into ?? 0})`;
+    case "annotatedClasses":
+      return `annotatedClasses(${Object.keys(labeling.cases ?? {}).length} cases)`;
   }
 }
 
@@ -56,14 +58,19 @@ export function labelingName(labeling: Labeling): string {
  * @example
  * ```ts
  * import { applyLabeling, LABELINGS } from "./labeling.ts";
- * import type { Labeling, LoadedCase } from "./types.ts";
-
-export type { Labeling };
+ * import type { LoadedCase } from "./types.ts";
  * const es = { group: "ES", label: new Uint8Array([0, 1, 2, 3]), classes: ["bg", "RV", "MYO", "LV"] } as unknown as LoadedCase;
  * console.log(Array.from(applyLabeling(es, LABELINGS.acdcPartial).label)); // [0, 1, 0, 3]
  * ```
  */
 export function applyLabeling(loaded: LoadedCase, labeling: Labeling): LoadedCase {
+  if (labeling.kind === "annotatedClasses") {
+    const missing = _unannotated(loaded, labeling);
+    if (missing.length === 0) return loaded;
+    const label = loaded.label.slice();
+    for (let i = 0; i < label.length; i++) if (missing.includes(label[i])) label[i] = 0;
+    return { ...loaded, label, labeling: labelingName(labeling) };
+  }
   if (labeling.kind === "full" || loaded.group !== labeling.group) return loaded;
   if (labeling.kind === "emptyGroup") {
     return {
@@ -95,9 +102,15 @@ export function applyLabeling(loaded: LoadedCase, labeling: Labeling): LoadedCas
  * @returns One boolean per target channel.
  */
 export function annotatedMaps(loaded: LoadedCase, labeling: Labeling): boolean[] {
-  const spec = datasetSpec(loaded.dataset);
+  const spec = caseSpec(loaded);
   const n = spec.target === "binary" ? 1 : spec.classes.length;
   const flags = new Array(n).fill(true);
+  if (labeling.kind === "annotatedClasses") {
+    const missing = _unannotated(loaded, labeling);
+    if (spec.target === "binary") return [!missing.includes(1)];
+    for (const c of missing) flags[c] = false;
+    return flags;
+  }
   if (labeling.kind === "full" || loaded.group !== labeling.group) return flags;
   if (labeling.kind === "emptyGroup") {
     return spec.target === "binary" ? [false] : flags.map((_, c) => c === 0);
@@ -105,6 +118,28 @@ export function annotatedMaps(loaded: LoadedCase, labeling: Labeling): boolean[]
   if (spec.target === "binary") return [labeling.classIndex !== 1];
   flags[labeling.classIndex] = false;
   return flags;
+}
+
+/** The class indices a case does not annotate under an `annotatedClasses` labeling. */
+function _unannotated(
+  loaded: LoadedCase,
+  labeling: { kind: "annotatedClasses"; cases?: Record<string, string[]> },
+): number[] {
+  const named = labeling.cases?.[loaded.id];
+  if (!named) return [];
+  const classes = loaded.classes;
+  for (const n of named) {
+    if (!classes.includes(n)) {
+      throw new RangeError(
+        `Cannot apply labeling annotatedClasses: case ${loaded.id} names class "${n}" (classes: ${
+          classes.join(", ")
+        })`,
+      );
+    }
+  }
+  const out: number[] = [];
+  for (let c = 1; c < classes.length; c++) if (!named.includes(classes[c])) out.push(c);
+  return out;
 }
 
 /** Options of {@linkcode makeTarget}. */

@@ -6,7 +6,7 @@
  */
 
 import { type NiftiImage, readNiftiFile } from "../nifti/mod.ts";
-import { datasetSpec } from "./datasets.ts";
+import { caseSpec } from "./datasets.ts";
 import { type PreprocessingOptions, preprocessVolumes } from "./preprocess.ts";
 import type { CaseRecord, LoadedCase, Vec3 } from "./types.ts";
 
@@ -60,27 +60,52 @@ export async function loadCase(
   record: CaseRecord,
   preprocessing: PreprocessingOptions = {},
 ): Promise<LoadedCase> {
-  const spec = datasetSpec(record.dataset);
-  if (record.imagePaths.length !== spec.channels.length) {
+  const spec = caseSpec(record);
+  const channels = spec.channels.length;
+  // A Decathlon case keeps its channels in one 4-D file (the 4th dimension).
+  const fourD = record.imagePaths.length === 1 && channels > 1;
+  if (!fourD && record.imagePaths.length !== channels) {
     throw new TypeError(
       `Cannot load case ${record.id}: ${record.imagePaths.length} image paths, ` +
-        `${record.dataset} needs ${spec.channels.length} (${spec.channels.join(", ")})`,
+        `${record.dataset} needs ${channels} (${spec.channels.join(", ")})`,
     );
   }
   const labelImg = await readNiftiFile(record.labelPath);
   const shape = _spatial(labelImg, "label", record.id);
   const n = shape[0] * shape[1] * shape[2];
-  const channels = spec.channels.length;
   const image = new Float32Array(channels * n);
+  let multi: NiftiImage | undefined;
   for (let c = 0; c < channels; c++) {
-    const img = await readNiftiFile(record.imagePaths[c]);
-    const s = _spatial(img, "image", record.id);
-    if (s.some((v, a) => v !== shape[a])) {
-      throw new TypeError(
-        `Cannot load case ${record.id}: image ${img.name} has shape ` +
-          `${[...img.shape].join("×")} but label ${labelImg.name} has ` +
-          `${[...labelImg.shape].join("×")}`,
-      );
+    let img: NiftiImage;
+    let data: Float32Array | Float64Array;
+    if (fourD) {
+      multi ??= await readNiftiFile(record.imagePaths[0]);
+      img = multi;
+      const s4 = img.shape;
+      if (s4.length < 4 || s4[3] !== channels || s4.slice(4).some((d) => d !== 1)) {
+        throw new TypeError(
+          `Cannot load case ${record.id}: image ${img.name} has shape ${s4.join("×")}, expected ` +
+            `4-D with ${channels} channels (${spec.channels.join(", ")})`,
+        );
+      }
+      if (s4.slice(0, 3).some((v, a) => v !== [shape[2], shape[1], shape[0]][a])) {
+        throw new TypeError(
+          `Cannot load case ${record.id}: image ${img.name} has shape ${s4.join("×")} but label ` +
+            `${labelImg.name} has ${[...labelImg.shape].join("×")}`,
+        );
+      }
+      data = img.data.subarray(c * n, (c + 1) * n);
+    } else {
+      img = await readNiftiFile(record.imagePaths[c]);
+      const s = _spatial(img, "image", record.id);
+      if (s.some((v, a) => v !== shape[a])) {
+        throw new TypeError(
+          `Cannot load case ${record.id}: image ${img.name} has shape ` +
+            `${[...img.shape].join("×")} but label ${labelImg.name} has ` +
+            `${[...labelImg.shape].join("×")}`,
+        );
+      }
+      data = img.data.subarray(0, n);
     }
     if (!_sameAffine(img.affine, labelImg.affine)) {
       throw new TypeError(
@@ -88,12 +113,11 @@ export async function loadCase(
           `label ${labelImg.name} has ${_fmt(labelImg.affine)}`,
       );
     }
-    const data = img.data.subarray(0, n);
     const bad = data.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) {
       throw new RangeError(
-        `Cannot load case ${record.id}: image ${record.imagePaths[c]} holds a non-finite value ` +
-          `(${data[bad]}) at voxel [${_voxel(bad, shape)}]`,
+        `Cannot load case ${record.id}: image ${img.name} holds a non-finite value ` +
+          `(${data[bad]}) at voxel [${_voxel(bad, shape)}${fourD ? `, ${c}` : ""}]`,
       );
     }
     image.set(data, c * n);
@@ -111,7 +135,7 @@ export async function loadCase(
         } ${v} at voxel [${_voxel(i, shape)}] (expected ${spec.labelValues.join(", ")})`,
       );
     }
-    label[i] = spec.classOf(v);
+    label[i] = spec.classOf[v];
   }
 
   const spacing: Vec3 = [
@@ -142,6 +166,7 @@ export async function loadCase(
     affine: out.affine,
     classes: spec.classes,
     padValue: out.padValue,
+    ...(record.spec ? { spec: record.spec } : {}),
     labeling: "full",
     source: { shape, spacing, affine: labelImg.affine, grid: out.grid },
     meta: { ...record.meta },

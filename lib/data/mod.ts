@@ -22,6 +22,7 @@
 export {
   type CaseRecord,
   type DatasetKind,
+  type DatasetSpecData,
   type FoldRuleName,
   type GridMap,
   type LoadedCase,
@@ -31,6 +32,7 @@ export {
 export {
   ACDC,
   BRATS,
+  caseSpec,
   DATASET_KINDS,
   DATASET_SPECS,
   type DatasetSpec,
@@ -38,11 +40,13 @@ export {
   FOLD_RULE_NAMES,
   type FoldAssign,
   foldRule,
+  specFromData,
   targetMaps,
 } from "./datasets.ts";
 export {
   type DatasetDescriptor,
   datasetDescriptor,
+  type DatasetFormat,
   DATASETS,
   type PhantomGenerator,
 } from "./dataset_descriptor.ts";
@@ -115,3 +119,20 @@ export {
 } from "./ensure_phantom.ts";
 // The seeded generator that samplePatch and augmentPatch take.
 export { Rng } from "../core/rng.ts";
+export { type DescribedDataset, readMsdDataset, readNnunetDataset } from "./nnunet.ts";
+export {
+  type CaseTable,
+  classNames,
+  parseChannels,
+  readCaseTable,
+  readJsonFile,
+  readSplits,
+} from "./dataset_json.ts";
+export {
+  generateMsdPhantom,
+  generateNnunetPhantom,
+  MSD_PHANTOM_DEFAULTS,
+  type MsdPhantomOptions,
+  NNUNET_PHANTOM_DEFAULTS,
+  type NnunetPhantomOptions,
+} from "./phantom_layouts.ts";

@@ -88,7 +88,7 @@ const BRATS_CASES = Array.from({ length: 12 }, (_, i) => {
     {
       dataset: BRATS,
       image,
-      label: Uint8Array.from(c.seg, (v) => BRATS.classOf(v)),
+      label: Uint8Array.from(c.seg, (v) => BRATS.classOf[v]),
       channels: 4,
       shape: [c.shape[2], c.shape[1], c.shape[0]],
       spacing: [s, s, s],

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type DatasetSpec, datasetSpec } from "./datasets.ts";
+import { datasetSpec } from "./datasets.ts";
 import { nonzeroMask, normalizeIntensities } from "./intensity.ts";
 import { centerCropOrPad } from "./region.ts";
 import {
@@ -15,7 +15,7 @@ import {
   resampleLinear,
   resampleNearest,
 } from "./resample.ts";
-import type { DatasetKind, GridMap, Vec3 } from "./types.ts";
+import type { DatasetKind, DatasetSpecData, GridMap, Vec3 } from "./types.ts";
 
 /** Preprocessing of a case (every field optional; the defaults keep the grid). */
 export interface PreprocessingOptions {
@@ -41,7 +41,7 @@ export interface PreprocessingOptions {
  * The paper's preprocessing (Sect. 3): ACDC resampled to 1.5625 × 1.5625 × 2.5 mm and
  * 192 × 192 × 48 voxels, BRATS to 2 mm isotropic.
  */
-export const PAPER_PREPROCESSING: Readonly<Record<DatasetKind, PreprocessingOptions>> = {
+export const PAPER_PREPROCESSING: Readonly<Record<"acdc" | "brats", PreprocessingOptions>> = {
   acdc: { spacing: [2.5, 1.5625, 1.5625], size: [48, 192, 192] },
   brats: { spacing: [2, 2, 2] },
 };
@@ -50,7 +50,7 @@ export const PAPER_PREPROCESSING: Readonly<Record<DatasetKind, PreprocessingOpti
  * Preprocessing for the default (small) phantoms: ACDC-like to 7.5 × 2.5 × 2.5 mm and
  * 16 × 64 × 64 voxels; BRATS-like to 2 mm isotropic and 32 × 48 × 48 voxels.
  */
-export const PHANTOM_PREPROCESSING: Readonly<Record<DatasetKind, PreprocessingOptions>> = {
+export const PHANTOM_PREPROCESSING: Readonly<Record<"acdc" | "brats", PreprocessingOptions>> = {
   acdc: { spacing: [7.5, 2.5, 2.5], size: [16, 64, 64] },
   brats: { spacing: [2, 2, 2], size: [32, 48, 48] },
 };
@@ -58,7 +58,7 @@ export const PHANTOM_PREPROCESSING: Readonly<Record<DatasetKind, PreprocessingOp
 /** Input of {@linkcode preprocessVolumes}. */
 export interface RawVolumes {
   /** Dataset spec or kind (number of classes, default intensity mask). */
-  dataset: DatasetSpec | DatasetKind;
+  dataset: DatasetSpecData | DatasetKind;
   /** Intensities `[C, D, H, W]` (not modified). */
   image: Float32Array;
   /** Class indices `[D, H, W]` (not modified). */

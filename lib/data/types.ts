@@ -5,23 +5,66 @@
  * @module
  */
 
-/** The datasets dicelab knows. */
-export type DatasetKind = "acdc" | "brats";
+/**
+ * The datasets dicelab knows: ACDC and BRATS 2018 in their own layouts, and any dataset in the
+ * nnU-Net v2 raw or Medical Segmentation Decathlon layout.
+ */
+export type DatasetKind = "acdc" | "brats" | "nnunet" | "msd";
 
-/** Fold rules a pipeline may name: the seeded `"random"` rule, or a dataset's fixed rule. */
-export type FoldRuleName = "random" | "acdc";
+/**
+ * Fold rules a pipeline may name: the seeded `"random"` rule, ACDC's fixed rule, or the folds a
+ * dataset ships (nnU-Net's `splits_final.json`).
+ */
+export type FoldRuleName = "random" | "acdc" | "splits";
+
+/**
+ * What loading, labeling and training need to know of a dataset, as data (it travels to the
+ * patch workers with each record of a dataset read from its own description, and is recorded in
+ * `pipeline.json` as `dataset.spec`).
+ */
+export interface DatasetSpecData {
+  /** Dataset kind. */
+  kind: DatasetKind;
+  /** Name shown in log lines and reports (e.g. `"ACDC"`, or the dataset.json `name`). */
+  title: string;
+  /** Channel names, in channel order. */
+  channels: string[];
+  /** Label values allowed in the stored label files. */
+  labelValues: number[];
+  /** Names of the loaded class indices 0..K−1. */
+  classes: string[];
+  /** Stored label value → loaded class index (by the value's decimal text). */
+  classOf: Record<string, number>;
+  /** How the loss target is encoded: one binary map, or one-hot over all classes. */
+  target: "binary" | "oneHot";
+  /** Which voxels define intensity statistics: non-zero (skull-stripped brains) or all. */
+  intensityMask: "nonzero" | "all";
+  /** The groups of its cases, in order (the first two are weighed by `edEsRatio`). */
+  groups: string[];
+  /** The record `meta` field that splits subjects into subgroups for breakdowns, if any. */
+  subgroup?: { key: string; source: string };
+  /** The channel drawn in overlays. */
+  displayChannel: number;
+  /** The folds the dataset ships: subject → test fold (nnU-Net `splits_final.json`). */
+  splits?: Record<string, number>;
+}
 
 /**
  * A labeling protocol (the same union as the pipeline schema's `LabelingSchema`):
  * - `full`: every label as annotated;
  * - `emptyGroup`: every case of `group` gets an empty label map (BRATS: LGG);
  * - `removeClass`: in cases of `group`, `classIndex` becomes `into` (ACDC: MYO → background
- *   at ES).
+ *   at ES);
+ * - `annotatedClasses`: per case (by id), the class names it annotates — a dataset merged from
+ *   sources that annotated different classes; the voxels of the other classes become
+ *   background and their maps missing (`labeled[b][c]` false). Cases not listed are fully
+ *   annotated.
  */
 export type Labeling =
   | { kind: "full" }
   | { kind: "emptyGroup"; group: string }
-  | { kind: "removeClass"; group: string; classIndex: number; into?: number };
+  | { kind: "removeClass"; group: string; classIndex: number; into?: number }
+  | { kind: "annotatedClasses"; cases?: Record<string, string[]>; file?: string };
 
 /** Three numbers in `[D, H, W]` order (k, j, i of the NIfTI file). */
 export type Vec3 = [number, number, number];
@@ -40,6 +83,8 @@ export interface Volume<T extends Float32Array | Uint8Array = Float32Array | Uin
 export interface CaseRecord {
   /** Dataset the files come from (decides label set, channels and defaults). */
   dataset: DatasetKind;
+  /** The dataset's spec, for datasets read from their own description (nnU-Net, MSD). */
+  spec?: DatasetSpecData;
   /** Unique case id (`"patient001_ED"`, `"Brats18_2013_10_1"`). */
   id: string;
   /** Subject the case belongs to (folds split by subject). */
@@ -66,6 +111,8 @@ export interface GridMap {
 export interface LoadedCase {
   /** Dataset kind. */
   dataset: DatasetKind;
+  /** The dataset's spec, for datasets read from their own description (nnU-Net, MSD). */
+  spec?: DatasetSpecData;
   /** Case id. */
   id: string;
   /** Subject id. */

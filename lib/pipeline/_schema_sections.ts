@@ -125,7 +125,36 @@ export const LabelingSchema = z.discriminatedUnion("kind", [
     classIndex: z.number().int().min(1).describe("Label value removed, e.g. 2 (MYO)"),
     into: z.number().int().min(0).default(0).describe("Label value it becomes (0 = background)"),
   }),
-], { error: 'expected labeling kind "full", "emptyGroup" or "removeClass"' });
+  z.strictObject({
+    kind: z.literal("annotatedClasses").describe(
+      "A dataset merged from sources that annotated different classes: per case, the classes it annotates; the others become missing maps (their voxels background, their labeled[b][c] false)",
+    ),
+    file: z.string().min(1).optional().describe(
+      "JSON file (relative to the dataset root) mapping case → annotated class names; cases not in it are fully annotated",
+    ),
+    cases: z.record(z.string(), z.array(z.string().min(1))).optional().describe(
+      "The same map inline (filled in from file when the run starts)",
+    ),
+  }),
+], {
+  error: 'expected labeling kind "full", "emptyGroup", "removeClass" or "annotatedClasses"',
+});
+
+/** A dataset's own description, filled in when a run reads it (nnU-Net / Decathlon). */
+const DatasetSpecSchema = z.strictObject({
+  kind: z.enum(DATASET_KINDS),
+  title: z.string(),
+  channels: z.array(z.string()).min(1),
+  labelValues: z.array(z.number().int().min(0)).min(2),
+  classes: z.array(z.string()).min(2),
+  classOf: z.record(z.string(), z.number().int().min(0)),
+  target: z.enum(["binary", "oneHot"]),
+  intensityMask: z.enum(["nonzero", "all"]),
+  groups: z.array(z.string()).min(1),
+  subgroup: z.strictObject({ key: z.string(), source: z.string() }).optional(),
+  displayChannel: z.number().int().min(0),
+  splits: z.record(z.string(), z.number().int().min(0)).optional(),
+});
 
 /** Preprocessing of cases before patches are sampled. */
 const PreprocessingSchema = z.strictObject({
@@ -154,6 +183,9 @@ export const DatasetSchema = z.strictObject({
   ),
   preprocessing: PreprocessingSchema.optional().describe(
     "Preprocessing of real data (default: the paper's, e.g. ACDC 192×192×48 at 1.5625×1.5625×2.5 mm)",
+  ),
+  spec: DatasetSpecSchema.optional().describe(
+    "Filled in by the run from the dataset's own dataset.json (nnU-Net, Decathlon) and recorded in pipeline.json; not written by hand",
   ),
   phantom: z.strictObject({
     options: z.record(z.string(), z.unknown()).default({}).describe(

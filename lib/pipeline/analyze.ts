@@ -25,7 +25,7 @@ import { validationBatches } from "../train/patch_stream.ts";
 import { SampleSchedule } from "../train/sampling.ts";
 import { lossTarget, samplingGroupRatio } from "./_job_config.ts";
 import { trainingEpsilon } from "./_job_data.ts";
-import { resolveDataset } from "./dataset_root.ts";
+import { describeDataset, resolveDataset } from "./dataset_root.ts";
 import { enumerateJobs } from "./jobs.ts";
 import { checkRecords, checkRunnable } from "./preflight.ts";
 import { effectivePipeline, modelConfig, pipelineDataset, pipelineFolds } from "./resolve.ts";
@@ -52,19 +52,35 @@ export interface AnalysisRow {
  *
  * @param target `[K, ...]` target of one patch (full labels).
  * @param K Maps.
- * @param group The case's group.
+ * @param c The case: its group, id and class names.
  * @param labeling The labeling.
  * @returns The training target.
  */
 export function labelTarget(
   target: Float32Array,
   K: number,
-  group: string,
+  c: { group: string; id: string; classes: readonly string[] },
   labeling: Labeling,
 ): Float32Array {
-  if (labeling.kind === "full" || labeling.group !== group) return target;
+  if (labeling.kind === "full") return target;
   const out = Float32Array.from(target);
   const V = target.length / K;
+  if (labeling.kind === "annotatedClasses") {
+    const named = labeling.cases?.[c.id];
+    if (!named) return target;
+    // Unannotated classes' voxels become background (one-hot) or empty (binary).
+    for (let k = K === 1 ? 0 : 1; k < K; k++) {
+      if (named.includes(c.classes[K === 1 ? 1 : k])) continue;
+      for (let i = 0; i < V; i++) {
+        const v = out[k * V + i];
+        if (v === 0) continue;
+        out[k * V + i] = 0;
+        if (K > 1) out[i] += v;
+      }
+    }
+    return out;
+  }
+  if (labeling.group !== c.group) return target;
   if (labeling.kind === "emptyGroup") {
     // Binary targets (K = 1) become empty; one-hot targets become all background.
     if (K === 1) out.fill(0);
@@ -95,9 +111,11 @@ export async function analyzePipeline(
 ): Promise<AnalysisRow[]> {
   const log = options.log ?? ((l: string) => console.log(l));
   const phantom = !(options.data ?? pipeline.dataset.root);
-  const p = effectivePipeline(pipeline, { ...options, phantom });
-  checkRunnable(p, { source: p.name, phantom });
-  const ds = await resolveDataset(p, options, log);
+  const p0 = effectivePipeline(pipeline, { ...options, phantom });
+  checkRunnable(p0, { source: p0.name, phantom });
+  const ds = await resolveDataset(p0, options, log);
+  const p = await describeDataset(p0, ds.root);
+  if (p !== p0) checkRunnable(p, { source: p.name, phantom });
   const records = await pipelineDataset(p).list(ds.root);
   checkRecords(p, records, ds.root);
   const split = pipelineFolds(p, records);
@@ -129,7 +147,13 @@ export async function analyzePipeline(
         seen.add(key);
         const labeling = p.labelings[job.labeling] as Labeling;
         const perCase = full.map((b) => ({
-          train: sumsOf(labelTarget(b.target, K, b.groups[0], labeling)),
+          train: sumsOf(
+            labelTarget(b.target, K, {
+              group: b.groups[0],
+              id: store.records[b.cases[0]].id,
+              classes: ["background", ...p.evaluation.classes],
+            }, labeling),
+          ),
           pred: sumsOf(b.target),
         }));
         // The maps an epoch draws (with the experiment's ED:ES ratio, as training does).

@@ -41,7 +41,8 @@ export interface ExperimentInput extends Omit<ExperimentConfig, "loss"> {
 export type LabelingInput =
   | { kind: "full" }
   | { kind: "emptyGroup"; group: string }
-  | { kind: "removeClass"; group: string; classIndex: number; into?: number };
+  | { kind: "removeClass"; group: string; classIndex: number; into?: number }
+  | { kind: "annotatedClasses"; file?: string; cases?: Record<string, string[]> };
 
 /** Model section as written (activation fields have defaults). */
 export interface ModelInput extends Omit<ModelConfig, "activation"> {

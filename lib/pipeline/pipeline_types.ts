@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { DatasetKind, FoldRuleName } from "../data/types.ts";
+import type { DatasetKind, DatasetSpecData, FoldRuleName } from "../data/types.ts";
 import type { PhiInput } from "../loss/dice_options.ts";
 import type { UNetPreset } from "../nn/unet_config.ts";
 
@@ -51,7 +51,8 @@ export interface ExperimentConfig {
 export type LabelingConfig =
   | { kind: "full" }
   | { kind: "emptyGroup"; group: string }
-  | { kind: "removeClass"; group: string; classIndex: number; into: number };
+  | { kind: "removeClass"; group: string; classIndex: number; into: number }
+  | { kind: "annotatedClasses"; file?: string; cases?: Record<string, string[]> };
 
 /** Preprocessing of cases. */
 export interface PreprocessingConfig {
@@ -144,6 +145,8 @@ export interface DatasetConfig {
   root?: string;
   /** Preprocessing of real data. */
   preprocessing?: PreprocessingConfig;
+  /** The dataset's own description (nnU-Net, Decathlon), filled in by the run. */
+  spec?: DatasetSpecData;
   /** The phantom used without real data. */
   phantom: {
     /** Generator options. */

@@ -12,7 +12,7 @@ import { diceLossOptionsOf } from "../loss/loss_kind.ts";
 import type { CaseRecord } from "../data/types.ts";
 import { PipelineError, type PipelineIssue, validatePipeline } from "./define_pipeline.ts";
 import { DataError } from "./errors.ts";
-import { modelConfig, pipelineDataset } from "./resolve.ts";
+import { awaitsDescription, modelConfig, pipelineDataset } from "./resolve.ts";
 import type { Pipeline } from "./pipeline_types.ts";
 
 const _list = (xs: readonly (string | number)[]) => xs.map((x) => JSON.stringify(x)).join(", ");
@@ -50,6 +50,21 @@ export function pipelineIssues(p: Pipeline, o: { phantom?: boolean } = {}): Pipe
   }
   for (const [name, l] of Object.entries(p.labelings)) {
     if (l.kind === "full") continue;
+    if (l.kind === "annotatedClasses") {
+      if (!l.cases && !l.file) {
+        add(`labelings.${name}`, `needs "file" (case → annotated classes) or "cases"`);
+      }
+      for (const [id, names] of Object.entries(l.cases ?? {})) {
+        const bad = names.filter((n) => !ds.classes.slice(1).includes(n));
+        if (bad.length > 0) {
+          add(
+            `labelings.${name}.cases.${id}`,
+            `unknown class(es) ${_list(bad)} (${title} has ${_list(ds.classes.slice(1))})`,
+          );
+        }
+      }
+      continue;
+    }
     if (!ds.groups.includes(l.group)) {
       add(`labelings.${name}.group`, `unknown group "${l.group}" (${title} has ${groups})`);
     }
@@ -98,6 +113,15 @@ export function pipelineIssues(p: Pipeline, o: { phantom?: boolean } = {}): Pipe
         _list(["random", ...Object.keys(ds.foldRules)])
       })`,
     );
+  }
+  if (ev.foldRule === "splits" && ds.splits) {
+    const k = Math.max(...Object.values(ds.splits)) + 1;
+    if (k !== ev.folds) {
+      add(
+        "evaluation.folds",
+        `${ev.folds}, but the dataset's splits_final.json has ${k} fold(s) (foldRule "splits")`,
+      );
+    }
   }
   if (p.training.edEsRatio && ds.groups.length < 2) {
     add("training.edEsRatio", `${title} has fewer than two groups (${groups})`);
@@ -162,6 +186,8 @@ function _patchIssues(p: Pipeline, o: { phantom?: boolean }): PipelineIssue[] {
  */
 export function checkRunnable(p: Pipeline, o: { source: string; phantom?: boolean }): void {
   validatePipeline(p, `${o.source} (with the run's options applied)`);
+  // A dataset described by its own files is checked once they are read (describeDataset).
+  if (awaitsDescription(p)) return;
   const issues = pipelineIssues(p, o);
   if (issues.length > 0) throw new PipelineError(o.source, issues);
 }
@@ -184,7 +210,20 @@ export function checkRecords(p: Pipeline, records: readonly CaseRecord[], root: 
     `evaluation.target.groups.${i}`,
   ]);
   for (const [name, l] of Object.entries(p.labelings)) {
-    if (l.kind !== "full") needs.push([l.group, `labelings.${name}.group`]);
+    if (l.kind === "emptyGroup" || l.kind === "removeClass") {
+      needs.push([l.group, `labelings.${name}.group`]);
+    }
+    if (l.kind === "annotatedClasses") {
+      const ids = new Set(records.map((r) => r.id));
+      const unknown = Object.keys(l.cases ?? {}).filter((id) => !ids.has(id));
+      if (unknown.length > 0) {
+        throw new DataError(
+          `Cannot run: labelings.${name} names case(s) the dataset at ${root} does not have: ${
+            unknown.slice(0, 5).join(", ")
+          }${unknown.length > 5 ? ", …" : ""}`,
+        );
+      }
+    }
   }
   for (const [g, field] of needs) {
     if (!count.get(g)) {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type DatasetDescriptor, datasetDescriptor } from "../data/dataset_descriptor.ts";
+import { type DatasetDescriptor, datasetDescriptor, DATASETS } from "../data/dataset_descriptor.ts";
 import { foldRule, targetMaps } from "../data/datasets.ts";
 import type { CaseRecord } from "../data/types.ts";
 import { type FoldSplit, kFoldSplit } from "../eval/folds.ts";
@@ -58,7 +58,18 @@ export function effectivePipeline(
  * @returns Its dataset's descriptor.
  */
 export function pipelineDataset(p: Pipeline): DatasetDescriptor {
-  return datasetDescriptor(p.dataset.kind);
+  return datasetDescriptor(p.dataset.kind, p.dataset.spec);
+}
+
+/**
+ * Whether the pipeline's dataset is described by its own files (nnU-Net, Decathlon) and they have
+ * not been read yet (so its channels, classes and groups are not known).
+ *
+ * @param p The pipeline.
+ * @returns True until `dataset.spec` is filled in.
+ */
+export function awaitsDescription(p: Pipeline): boolean {
+  return Boolean(DATASETS[p.dataset.kind].describe) && !p.dataset.spec;
 }
 
 /**

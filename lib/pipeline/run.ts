@@ -17,7 +17,7 @@ import { parameterCount } from "../nn/unet_config.ts";
 import { CaseStore, createPatchPool } from "../train/case_store.ts";
 import { exampleCases } from "./_job_config.ts";
 import { type RunContext, runJob } from "./_run_job.ts";
-import { resolveDataset } from "./dataset_root.ts";
+import { describeDataset, resolveDataset } from "./dataset_root.ts";
 import { enumerateJobs, type Job, shardJobs } from "./jobs.ts";
 import { mergeRun } from "./merge.ts";
 import { RunOptionError } from "./errors.ts";
@@ -46,21 +46,23 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
   const log = o.log ?? ((l: string) => console.log(l));
   const t0 = performance.now();
   const phantom = !(o.data ?? o.pipeline.dataset.root);
-  const p = effectivePipeline(o.pipeline, { ...o, phantom });
+  const p0 = effectivePipeline(o.pipeline, { ...o, phantom });
   // Everything that can be checked without the data is checked before anything is written.
-  checkRunnable(p, { source: o.source, phantom });
-  const all = enumerateJobs(p, { quick: o.quick, only: o.only, folds: o.folds });
+  checkRunnable(p0, { source: o.source, phantom });
+  const all = enumerateJobs(p0, { quick: o.quick, only: o.only, folds: o.folds });
   _checkWorkers(o.workers);
-  const dir = await runFolderPath(p.name, o);
+  const dir = await runFolderPath(p0.name, o);
   await _checkOut(dir);
   if (o.resume && !(await exists(`${dir}/pipeline.json`))) {
     log(
       o.out
         ? `--resume: no run in ${dir} yet, starting a fresh run there`
-        : `--resume: no earlier run of ${p.name} in runs/, starting a fresh run in ${dir}`,
+        : `--resume: no earlier run of ${p0.name} in runs/, starting a fresh run in ${dir}`,
     );
   }
-  const ds = await resolveDataset(p, o, log);
+  const ds = await resolveDataset(p0, o, log);
+  const p = await describeDataset(p0, ds.root);
+  if (p !== p0) checkRunnable(p, { source: o.source, phantom });
   await Deno.mkdir(`${dir}/jobs`, { recursive: true });
   log(`Run folder: ${dir}`);
 

@@ -38,6 +38,7 @@ export type BatchCase = Pick<
   | "spacing"
   | "classes"
   | "padValue"
+  | "spec"
 >;
 
 /** One batch to build: which samples, from which cases, and how. */
@@ -193,8 +194,12 @@ const _labeledCache = new WeakMap<Uint8Array, Map<string, Uint8Array>>();
 
 /** The case's label map under a labeling, computed once per label array and labeling. */
 function _labeledLabel(c: BatchCase, labeling: Labeling): Uint8Array {
-  if (labeling.kind === "full" || c.group !== labeling.group) return c.label;
-  const key = labelingName(labeling);
+  if (labeling.kind === "full") return c.label;
+  if (labeling.kind !== "annotatedClasses" && c.group !== labeling.group) return c.label;
+  // An annotatedClasses labeling acts on a case by the case's own entry.
+  const key = labeling.kind === "annotatedClasses"
+    ? `annotatedClasses:${JSON.stringify(labeling.cases?.[(c as LoadedCase).id] ?? null)}`
+    : labelingName(labeling);
   let perLabel = _labeledCache.get(c.label);
   if (!perLabel) _labeledCache.set(c.label, perLabel = new Map());
   let out = perLabel.get(key);

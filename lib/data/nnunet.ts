@@ -1,0 +1,303 @@
+/**
+ * Datasets in the nnU-Net v2 raw layout and in the Medical Segmentation Decathlon layout,
+ * read from their own `dataset.json`:
+ *
+ * ```
+ * nnU-Net:  dataset.json  imagesTr/CASE_0000.nii.gz …  labelsTr/CASE.nii.gz  [imagesTs/]
+ *           [splits_final.json]  [cases.csv | cases.json]
+ * Decathlon: dataset.json (modality, labels, training: [{ image, label }])  imagesTr/CASE.nii.gz
+ *           (4-D when several modalities)  labelsTr/CASE.nii.gz  [cases.csv | cases.json]
+ * ```
+ *
+ * Groups (and subjects, and further fields such as a site or a pathology) come from the optional
+ * `cases.csv` / `cases.json`, so the paper's partial-label protocols apply to any dataset. Every
+ * error names the file and the field.
+ *
+ * @module
+ */
+
+import {
+  type CaseTable,
+  classNames,
+  parseChannels,
+  readCaseTable,
+  readJsonFile,
+  readSplits,
+} from "./dataset_json.ts";
+import type { CaseRecord, DatasetKind, DatasetSpecData } from "./types.ts";
+
+/** A dataset read from its own description. */
+export interface DescribedDataset {
+  /** Its spec (channels, classes, groups, shipped splits). */
+  spec: DatasetSpecData;
+  /** Its training cases. */
+  records: CaseRecord[];
+}
+
+async function _names(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) if (e.isFile) out.push(e.name);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new Deno.errors.NotFound(`Cannot read dataset: ${dir} is missing`);
+    }
+    throw err;
+  }
+  return out.sort();
+}
+
+function _labelTable(
+  labels: unknown,
+  file: string,
+  byName: boolean,
+): Map<number, string> {
+  const where = `${file}: labels`;
+  if (!labels || typeof labels !== "object" || Array.isArray(labels)) {
+    throw new TypeError(`Invalid ${where}: expected an object`);
+  }
+  const out = new Map<number, string>();
+  for (const [k, v] of Object.entries(labels as Record<string, unknown>)) {
+    if (byName) {
+      if (k === "ignore") {
+        throw new TypeError(
+          `Invalid ${where}: the "ignore" label (${JSON.stringify(v)}) needs the voxel mask of ` +
+            `the loss, which the GPU trainer does not have yet (docs/loss-family.md); remove it ` +
+            `or relabel those voxels`,
+        );
+      }
+      if (Array.isArray(v)) {
+        throw new TypeError(
+          `Invalid ${where}: "${k}" is a region label (${JSON.stringify(v)}); region-based ` +
+            `training is not supported yet — give each label one value`,
+        );
+      }
+      if (!Number.isInteger(v) || (v as number) < 0) {
+        throw new TypeError(
+          `Invalid ${where}: "${k}" must be a label value ≥ 0, got ${JSON.stringify(v)}`,
+        );
+      }
+      if (out.has(v as number)) throw new TypeError(`Invalid ${where}: value ${v} is given twice`);
+      out.set(v as number, k);
+    } else {
+      const value = Number(k);
+      if (!Number.isInteger(value) || value < 0 || typeof v !== "string") {
+        throw new TypeError(`Invalid ${where}: expected { "0": "background", "1": name, … }`);
+      }
+      out.set(value, v);
+    }
+  }
+  return out;
+}
+
+function _spec(
+  kind: DatasetKind,
+  title: string,
+  channels: string[],
+  classes: string[],
+  table: CaseTable,
+  splits?: Record<string, number>,
+): DatasetSpecData {
+  const groups = [...new Set([...table.rows.values()].map((r) => r.group))].sort();
+  const first = [...table.rows.values()][0];
+  const extra = first ? Object.keys(first.meta)[0] : undefined;
+  return {
+    kind,
+    title,
+    channels,
+    labelValues: classes.map((_, i) => i),
+    classes,
+    classOf: Object.fromEntries(classes.map((_, i) => [String(i), i])),
+    target: classes.length === 2 ? "binary" : "oneHot",
+    intensityMask: "all",
+    groups: groups.length > 0 ? groups : ["all"],
+    ...(extra && table.source ? { subgroup: { key: extra, source: table.source } } : {}),
+    displayChannel: 0,
+    ...(splits ? { splits } : {}),
+  };
+}
+
+function _record(
+  spec: DatasetSpecData,
+  table: CaseTable,
+  id: string,
+  imagePaths: string[],
+  labelPath: string,
+): CaseRecord {
+  const row = table.rows.get(id);
+  if (table.source && !row) {
+    throw new TypeError(
+      `Invalid ${table.source}: case "${id}" has no row (every case needs a group)`,
+    );
+  }
+  return {
+    dataset: spec.kind,
+    spec,
+    id,
+    subject: row?.subject ?? id,
+    group: row?.group ?? "all",
+    imagePaths,
+    labelPath,
+    meta: { ...row?.meta },
+  };
+}
+
+function _checkTable(table: CaseTable, ids: ReadonlySet<string>): void {
+  for (const id of table.rows.keys()) {
+    if (!ids.has(id)) {
+      throw new TypeError(`Invalid ${table.source}: case "${id}" is not in the dataset`);
+    }
+  }
+}
+
+/**
+ * Read a dataset in the nnU-Net v2 raw layout.
+ *
+ * @param root The `DatasetXXX_Name` folder.
+ * @returns Its spec and training records.
+ * @throws {Deno.errors.NotFound} Naming a missing dataset.json, folder or file.
+ * @throws {TypeError} Naming the file and field: channel_names, labels (region and ignore labels
+ *   are refused with the reason), numTraining, file_ending, channel files, splits, cases table.
+ */
+export async function readNnunetDataset(root: string): Promise<DescribedDataset> {
+  const file = `${root}/dataset.json`;
+  const json = await readJsonFile(file) as Record<string, unknown>;
+  const channels = parseChannels(json.channel_names ?? json.modality, `${file}: channel_names`);
+  const classes = classNames(_labelTable(json.labels, file, true), `${file}: labels`);
+  const ending = json.file_ending ?? ".nii.gz";
+  if (ending !== ".nii.gz" && ending !== ".nii") {
+    throw new TypeError(
+      `Invalid ${file}: file_ending ${
+        JSON.stringify(ending)
+      } is not supported (".nii.gz" or ".nii")`,
+    );
+  }
+  const images = await _names(`${root}/imagesTr`);
+  const labels = new Set(await _names(`${root}/labelsTr`));
+  const re = new RegExp(`^(.+)_(\\d{4})${ending.replaceAll(".", "\\.")}$`);
+  const cases = new Map<string, Map<number, string>>();
+  for (const name of images) {
+    const m = re.exec(name);
+    if (!m) continue;
+    const ch = Number(m[2]);
+    if (ch >= channels.length) {
+      throw new TypeError(
+        `Invalid ${root}/imagesTr/${name}: channel ${ch}, but ${file} lists ${channels.length} ` +
+          `channel(s) (${channels.join(", ")})`,
+      );
+    }
+    if (!cases.has(m[1])) cases.set(m[1], new Map());
+    cases.get(m[1])!.set(ch, `${root}/imagesTr/${name}`);
+  }
+  const ids = [...cases.keys()].sort();
+  if (ids.length === 0) {
+    throw new Deno.errors.NotFound(
+      `Cannot read dataset: ${root}/imagesTr has no CASE_0000${ending} files`,
+    );
+  }
+  for (const id of ids) {
+    const chans = cases.get(id)!;
+    for (let c = 0; c < channels.length; c++) {
+      if (!chans.has(c)) {
+        throw new Deno.errors.NotFound(
+          `Cannot read dataset: ${root}/imagesTr/${id}_${String(c).padStart(4, "0")}${ending} ` +
+            `is missing (channel ${c}, "${channels[c]}", of case ${id})`,
+        );
+      }
+    }
+    if (!labels.has(`${id}${ending}`)) {
+      throw new Deno.errors.NotFound(
+        `Cannot read dataset: ${root}/labelsTr/${id}${ending} is missing`,
+      );
+    }
+  }
+  for (const l of labels) {
+    const id = l.endsWith(ending) ? l.slice(0, -ending.length) : undefined;
+    if (id && !cases.has(id)) {
+      throw new TypeError(`Invalid ${root}/labelsTr/${l}: no images of case ${id} in imagesTr`);
+    }
+  }
+  if (json.numTraining !== undefined && json.numTraining !== ids.length) {
+    throw new TypeError(
+      `Invalid ${file}: numTraining is ${json.numTraining}, but imagesTr holds ${ids.length} case(s)`,
+    );
+  }
+  const table = await readCaseTable(root);
+  _checkTable(table, new Set(ids));
+  const subjectOf = new Map(ids.map((id) => [id, table.rows.get(id)?.subject ?? id]));
+  const splits = await readSplits(`${root}/splits_final.json`, subjectOf);
+  const title = typeof json.name === "string" && json.name ? json.name : root.split("/").pop()!;
+  const spec = _spec("nnunet", title, channels, classes, table, splits);
+  const records = ids.map((id) =>
+    _record(
+      spec,
+      table,
+      id,
+      channels.map((_, c) => cases.get(id)!.get(c)!),
+      `${root}/labelsTr/${id}${ending}`,
+    )
+  );
+  return { spec, records };
+}
+
+/**
+ * Read a dataset in the Medical Segmentation Decathlon layout (4-D images when it has several
+ * modalities: the 4th dimension is the channel).
+ *
+ * @param root The `TaskXX_Name` folder.
+ * @returns Its spec and training records.
+ * @throws {Deno.errors.NotFound} Naming a missing dataset.json or file.
+ * @throws {TypeError} Naming the file and field: modality, labels, numTraining, training entries,
+ *   cases table.
+ */
+export async function readMsdDataset(root: string): Promise<DescribedDataset> {
+  const file = `${root}/dataset.json`;
+  const json = await readJsonFile(file) as Record<string, unknown>;
+  const channels = parseChannels(json.modality, `${file}: modality`);
+  const classes = classNames(_labelTable(json.labels, file, false), `${file}: labels`);
+  const training = json.training;
+  if (!Array.isArray(training) || training.length === 0) {
+    throw new TypeError(`Invalid ${file}: training must be a non-empty list of { image, label }`);
+  }
+  if (json.numTraining !== undefined && json.numTraining !== training.length) {
+    throw new TypeError(
+      `Invalid ${file}: numTraining is ${json.numTraining}, but training lists ${training.length} case(s)`,
+    );
+  }
+  const resolve = (p: unknown, k: number, field: string) => {
+    if (typeof p !== "string" || p === "") {
+      throw new TypeError(`Invalid ${file}: training[${k}].${field} must be a file path`);
+    }
+    return `${root}/${p.replace(/^\.\//, "")}`;
+  };
+  const entries = training.map((t, k) => {
+    const e = t as { image?: unknown; label?: unknown };
+    const image = resolve(e.image, k, "image");
+    const label = resolve(e.label, k, "label");
+    const id = image.split("/").pop()!.replace(/\.nii(\.gz)?$/, "");
+    return { id, image, label };
+  });
+  for (const e of entries) {
+    for (const path of [e.image, e.label]) {
+      try {
+        await Deno.stat(path);
+      } catch {
+        throw new Deno.errors.NotFound(
+          `Cannot read dataset: ${path} is missing (listed in ${file})`,
+        );
+      }
+    }
+  }
+  const ids = new Set(entries.map((e) => e.id));
+  if (ids.size !== entries.length) {
+    throw new TypeError(`Invalid ${file}: a training image is listed twice`);
+  }
+  const table = await readCaseTable(root);
+  _checkTable(table, ids);
+  const title = typeof json.name === "string" && json.name ? json.name : root.split("/").pop()!;
+  const spec = _spec("msd", title, channels, classes, table);
+  const records = entries.sort((a, b) => a.id.localeCompare(b.id)).map((e) =>
+    _record(spec, table, e.id, [e.image], e.label)
+  );
+  return { spec, records };
+}

@@ -1,0 +1,220 @@
+/**
+ * Datasets in the nnU-Net v2 raw and Decathlon layouts: the readers, their validation errors
+ * (each names the file and field), loading (separate channel files, 4-D images), the shipped
+ * splits, groups from cases.csv, and the annotatedClasses labeling of a merged dataset.
+ */
+
+import assert from "node:assert/strict";
+import { datasetDescriptor } from "../../lib/data/dataset_descriptor.ts";
+import { annotatedMaps, applyLabeling } from "../../lib/data/labeling.ts";
+import { loadCase } from "../../lib/data/load_case.ts";
+import { readMsdDataset, readNnunetDataset } from "../../lib/data/nnunet.ts";
+import { generateMsdPhantom, generateNnunetPhantom } from "../../lib/data/phantom_layouts.ts";
+import { writeNifti } from "../../lib/nifti/write_nifti.ts";
+
+const TMP = await Deno.makeTempDir({ prefix: "dicelab-nnunet-" });
+addEventListener("unload", () => Deno.removeSync(TMP, { recursive: true }));
+
+const SHAPE = [5, 4, 3];
+const AFFINE = [[2, 0, 0, -4], [0, 2, 0, 1], [0, 0, 3, 7], [0, 0, 0, 1]];
+
+async function nii(path: string, data: Float32Array | Uint8Array, affine = AFFINE, shape = SHAPE) {
+  await Deno.writeFile(path, writeNifti({ shape, data, affine }, { gzip: true }));
+}
+
+/** A two-channel nnU-Net dataset of `n` cases with labels 0..2 (values cycled, never all zero). */
+async function tinyNnunet(n = 3, json: Record<string, unknown> = {}): Promise<string> {
+  const root = `${TMP}/Dataset${crypto.randomUUID().slice(0, 6)}`;
+  await Deno.mkdir(`${root}/imagesTr`, { recursive: true });
+  await Deno.mkdir(`${root}/labelsTr`, { recursive: true });
+  const V = SHAPE[0] * SHAPE[1] * SHAPE[2];
+  for (let i = 0; i < n; i++) {
+    const id = `case${i}`;
+    for (const c of [0, 1]) {
+      await nii(
+        `${root}/imagesTr/${id}_000${c}.nii.gz`,
+        Float32Array.from({ length: V }, (_, k) => k + c + i),
+      );
+    }
+    await nii(
+      `${root}/labelsTr/${id}.nii.gz`,
+      Uint8Array.from({ length: V }, (_, k) => (k + i) % 3),
+    );
+  }
+  await Deno.writeTextFile(
+    `${root}/dataset.json`,
+    JSON.stringify({
+      channel_names: { "0": "T2", "1": "ADC" },
+      labels: { background: 0, PZ: 1, TZ: 2 },
+      numTraining: n,
+      file_ending: ".nii.gz",
+      ...json,
+    }),
+  );
+  return root;
+}
+
+Deno.test("readNnunetDataset reads channels, classes, cases and their files", async () => {
+  const root = await tinyNnunet();
+  const { spec, records } = await readNnunetDataset(root);
+  assert.deepEqual(spec.channels, ["T2", "ADC"]);
+  assert.deepEqual(spec.classes, ["background", "PZ", "TZ"]);
+  assert.equal(spec.target, "oneHot");
+  assert.deepEqual(spec.groups, ["all"]);
+  assert.deepEqual(records.map((r) => r.id), ["case0", "case1", "case2"]);
+  assert.deepEqual(records[1].imagePaths, [
+    `${root}/imagesTr/case1_0000.nii.gz`,
+    `${root}/imagesTr/case1_0001.nii.gz`,
+  ]);
+  const c = await loadCase(records[1]);
+  assert.equal(c.channels, 2);
+  assert.deepEqual(c.shape, [3, 4, 5]);
+  assert.equal(c.label[0], 1);
+});
+
+Deno.test("nnU-Net layout errors name the file and the field", async () => {
+  const check = async (root: string, re: RegExp) =>
+    await assert.rejects(() => readNnunetDataset(root), re);
+  const a = await tinyNnunet();
+  await Deno.remove(`${a}/imagesTr/case1_0001.nii.gz`);
+  await check(a, /imagesTr\/case1_0001\.nii\.gz is missing \(channel 1, "ADC", of case case1\)/);
+  await check(
+    await tinyNnunet(3, { numTraining: 5 }),
+    /dataset\.json: numTraining is 5, but imagesTr holds 3 case\(s\)/,
+  );
+  await check(
+    await tinyNnunet(3, { labels: { background: 0, whole: [1, 2] } }),
+    /dataset\.json: labels: "whole" is a region label \(\[1,2\]\); region-based training is not supported yet/,
+  );
+  await check(
+    await tinyNnunet(3, { labels: { background: 0, PZ: 1, TZ: 2, ignore: 3 } }),
+    /dataset\.json: labels: the "ignore" label \(3\) needs the voxel mask/,
+  );
+  await check(
+    await tinyNnunet(3, { labels: { background: 0, PZ: 2 } }),
+    /label values must be consecutive 0\.\.1, got 0, 2/,
+  );
+  await check(await tinyNnunet(3, { file_ending: ".mha" }), /file_ending "\.mha" is not supported/);
+  await check(
+    await tinyNnunet(3, { channel_names: { "0": "T2" } }),
+    /imagesTr\/case0_0001\.nii\.gz: channel 1, but .*dataset\.json lists 1 channel/,
+  );
+  const b = await tinyNnunet();
+  await Deno.remove(`${b}/labelsTr/case2.nii.gz`);
+  await check(b, /labelsTr\/case2\.nii\.gz is missing/);
+  const c = await tinyNnunet();
+  await Deno.writeTextFile(
+    `${c}/splits_final.json`,
+    JSON.stringify([{ train: [], val: ["nope"] }]),
+  );
+  await check(c, /splits_final\.json: fold 0 names case "nope", which is not in imagesTr/);
+  await assert.rejects(() => readNnunetDataset(`${TMP}/none`), /none\/dataset\.json is missing/);
+});
+
+Deno.test("loading names a label value the dataset.json does not list, and channel grid mismatches", async () => {
+  const root = await tinyNnunet(1);
+  const V = SHAPE[0] * SHAPE[1] * SHAPE[2];
+  await nii(
+    `${root}/labelsTr/case0.nii.gz`,
+    Uint8Array.from({ length: V }, (_, k) => (k === 7 ? 5 : 1)),
+  );
+  let { records } = await readNnunetDataset(root);
+  await assert.rejects(
+    () => loadCase(records[0]),
+    /labelsTr\/case0\.nii\.gz holds value 5 at voxel \[2,1,0\] \(expected 0, 1, 2\)/,
+  );
+  const shifted = AFFINE.map((r) => [...r]);
+  shifted[0][3] += 10;
+  await nii(`${root}/labelsTr/case0.nii.gz`, new Uint8Array(V).fill(1));
+  await nii(`${root}/imagesTr/case0_0001.nii.gz`, new Float32Array(V).fill(2), shifted);
+  ({ records } = await readNnunetDataset(root));
+  await assert.rejects(
+    () => loadCase(records[0]),
+    /image .*case0_0001\.nii\.gz has affine .* but label .* has/,
+  );
+  await nii(`${root}/imagesTr/case0_0001.nii.gz`, new Float32Array(4 * 4 * 3).fill(2), AFFINE, [
+    4,
+    4,
+    3,
+  ]);
+  await assert.rejects(
+    () => loadCase(records[0]),
+    /case0_0001\.nii\.gz has shape 4×4×3 but label .* has 5×4×3/,
+  );
+});
+
+Deno.test("splits_final.json defines the folds; cases.csv gives groups, subjects and fields", async () => {
+  const root = await tinyNnunet(4);
+  await Deno.writeTextFile(
+    `${root}/cases.csv`,
+    "case,group,subject,scanner\ncase0,A,s0,x\ncase1,A,s0,y\ncase2,B,s2,x\ncase3,B,s3,y\n",
+  );
+  await Deno.writeTextFile(
+    `${root}/splits_final.json`,
+    JSON.stringify([{ train: ["case2", "case3"], val: ["case0", "case1"] }, {
+      train: ["case0", "case1"],
+      val: ["case2", "case3"],
+    }]),
+  );
+  const { spec, records } = await readNnunetDataset(root);
+  assert.deepEqual(spec.groups, ["A", "B"]);
+  assert.deepEqual(spec.subgroup, { key: "scanner", source: `${root}/cases.csv` });
+  assert.deepEqual(spec.splits, { s0: 0, s2: 1, s3: 1 });
+  assert.deepEqual(records.map((r) => [r.subject, r.group, r.meta.scanner]), [
+    ["s0", "A", "x"],
+    ["s0", "A", "y"],
+    ["s2", "B", "x"],
+    ["s3", "B", "y"],
+  ]);
+  assert.equal(datasetDescriptor("nnunet", spec).foldRules.splits!("s3", 2), 1);
+  await Deno.writeTextFile(`${root}/cases.csv`, "case,group\ncase0,A\n");
+  await assert.rejects(() => readNnunetDataset(root), /cases\.csv: case "case1" has no row/);
+});
+
+Deno.test("the nnU-Net phantom: a merged dataset whose site B did not annotate MYO", async () => {
+  const root = `${TMP}/phantom-nnunet`;
+  await generateNnunetPhantom(root, { patients: 4, testPatients: 1 });
+  const { spec, records } = await readNnunetDataset(root);
+  assert.deepEqual(spec.classes, ["background", "RV", "MYO", "LV"]);
+  assert.deepEqual(spec.groups, ["siteA", "siteB"]);
+  assert.equal(spec.subgroup?.key, "pathology");
+  assert.equal(records.length, 8);
+  assert.ok((await Array.fromAsync(Deno.readDir(`${root}/imagesTs`))).length === 1);
+  const annotated = JSON.parse(await Deno.readTextFile(`${root}/annotated.json`));
+  const b = records.find((r) => r.group === "siteB")!;
+  const c = await loadCase(b, { spacing: [10, 5, 5], size: [8, 32, 32] });
+  assert.ok(c.label.includes(2), "the full label has MYO");
+  const labeling = { kind: "annotatedClasses" as const, cases: annotated };
+  const train = applyLabeling(c, labeling);
+  assert.ok(!train.label.includes(2), "site B's training label has no MYO");
+  assert.deepEqual(annotatedMaps(c, labeling), [true, true, false, true]);
+  const a = await loadCase(records.find((r) => r.group === "siteA")!, { size: [8, 32, 32] });
+  assert.equal(applyLabeling(a, labeling), a, "site A is fully annotated");
+});
+
+Deno.test("readMsdDataset reads 4-D multi-modality images and names a channel-count mismatch", async () => {
+  const root = `${TMP}/Task01_Phantom`;
+  await generateMsdPhantom(root, { cases: 2 });
+  const { spec, records } = await readMsdDataset(root);
+  assert.deepEqual(spec.channels, ["FLAIR", "T1w", "t1gd", "T2w"]);
+  assert.deepEqual(spec.classes, ["background", "tumour"]);
+  assert.equal(spec.target, "binary");
+  assert.deepEqual(spec.groups, ["HGG", "LGG"]);
+  const c = await loadCase(records[0]);
+  assert.equal(c.channels, 4);
+  assert.equal(c.image.length, 4 * c.label.length);
+  const json = JSON.parse(await Deno.readTextFile(`${root}/dataset.json`));
+  json.modality = { "0": "FLAIR", "1": "T1w" };
+  await Deno.writeTextFile(`${root}/dataset.json`, JSON.stringify(json));
+  const bad = await readMsdDataset(root);
+  await assert.rejects(
+    () => loadCase(bad.records[0]),
+    /has shape 24×24×16×4, expected 4-D with 2 channels/,
+  );
+  json.numTraining = 3;
+  await Deno.writeTextFile(`${root}/dataset.json`, JSON.stringify(json));
+  await assert.rejects(
+    () => readMsdDataset(root),
+    /numTraining is 3, but training lists 2 case\(s\)/,
+  );
+});
