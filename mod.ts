@@ -12,6 +12,7 @@
  * - Statistics and reports: {@linkcode pairedBootstrap}, {@linkcode permutationTest},
  *   {@linkcode writeReport}.
  * - WebGPU training: {@linkcode requestGpu}, {@linkcode Trainer}, {@linkcode buildUNetPlan}.
+ * - ONNX export of a trained network: {@linkcode unetToOnnx}, {@linkcode unetToOnnxFromCheckpoint}.
  * - Pipelines (schema, runner, reproduce, analyze) live in the `./pipeline` entry point.
  *
  * @example
@@ -446,6 +447,16 @@ export {
   type WindowOptions,
   windowStarts,
 } from "./lib/train/mod.ts";
+export {
+  DEFAULT_ONNX_OPSET,
+  ONNX_INPUT_NAME,
+  ONNX_OPSET_RANGE,
+  ONNX_OUTPUT_NAME,
+  unetConfigOfCheckpoint,
+  unetToOnnx,
+  unetToOnnxFromCheckpoint,
+  type UNetToOnnxOptions,
+} from "./lib/export/mod.ts";
 export {
   defaultPoolSize,
   type HandlerResult,
