@@ -42,8 +42,9 @@ import {
   type Kernel3,
 } from "../kernels/conv3d.ts";
 import type { BufferArg, Dispatch } from "../runtime.ts";
-import { checkNoWriteAlias, checkParam } from "./reduce.ts";
+import { checkNoWriteAlias } from "./reduce.ts";
 import type { StepPlan } from "../step_plan.ts";
+import { checkBinding, checkFloats, checkU32, isCpuAdapter } from "./_checks.ts";
 import { layoutOf, type TensorView, type ViewLayout } from "../tensor.ts";
 
 /**
@@ -151,12 +152,12 @@ export function conv3dForward(
   const ly = layoutOf(y, `${op} y`);
   _checkSpatial(op, "y", ly, lx);
   const T = _taps(options.kernel);
-  _checkFloats(op, "weight", weight, ly.c * lx.c * T);
-  if (bias) _checkFloats(op, "bias", bias, ly.c);
+  checkFloats(op, "weight", weight, ly.c * lx.c * T);
+  if (bias) checkFloats(op, "bias", bias, ly.c);
   const dispatches: Dispatch[] = [];
   const geometry = haloGeometry(x.shape, options.kernel);
   const packedInput = packActivation(plan, x, geometry, dispatches, op, y.buffer);
-  const blocking = { ...defaultDirectBlocking(_isCpu(plan), ly.c), ...options.blocking };
+  const blocking = { ...defaultDirectBlocking(isCpuAdapter(plan), ly.c), ...options.blocking };
   const wp = _packWeights(plan, weight, bias, lx.c, ly.c, T, blocking.co, false, dispatches);
   _direct(plan, packedInput, wp, y, ly, options.kernel, blocking, false, op, dispatches);
   return { packedInput, dispatches };
@@ -188,11 +189,11 @@ export function conv3dBackwardInput(
   const ldx = layoutOf(dx, `${op} dx`);
   _checkSpatial(op, "dx", ldx, ldy);
   const T = _taps(options.kernel);
-  _checkFloats(op, "weight", weight, ldy.c * ldx.c * T);
+  checkFloats(op, "weight", weight, ldy.c * ldx.c * T);
   const dispatches: Dispatch[] = [];
   const geometry = haloGeometry(dy.shape, options.kernel);
   const packed = packActivation(plan, dy, geometry, dispatches, op, dx.buffer);
-  const blocking = { ...defaultDirectBlocking(_isCpu(plan), ldx.c), ...options.blocking };
+  const blocking = { ...defaultDirectBlocking(isCpuAdapter(plan), ldx.c), ...options.blocking };
   const wp = _packWeights(plan, weight, undefined, ldx.c, ldy.c, T, blocking.co, true, dispatches);
   const accumulate = options.accumulate ?? false;
   _direct(plan, packed, wp, dx, ldx, options.kernel, blocking, accumulate, op, dispatches);
@@ -233,13 +234,13 @@ export function conv3dBackwardWeight(
   const T = _taps(kernel);
   const Cin = lx.c;
   const Cout = ldy.c;
-  _checkFloats(op, "dWeight", dWeight, Cout * Cin * T);
+  checkFloats(op, "dWeight", dWeight, Cout * Cin * T);
   if (dBias) {
-    _checkFloats(op, "dBias", dBias, Cout);
+    checkFloats(op, "dBias", dBias, Cout);
     // Disjoint ranges of one buffer (a flat gradient buffer) are fine; overlaps are not.
     checkNoWriteAlias(op, { dWeight, dBias }, {});
   }
-  const cpu = _isCpu(plan);
+  const cpu = isCpuAdapter(plan);
   const blocking = { ...defaultWeightGradBlocking(cpu, Cout), ...options.blocking };
   const dispatches: Dispatch[] = [];
   const geometry = haloGeometry(x.shape, kernel);
@@ -266,7 +267,7 @@ export function conv3dBackwardWeight(
   const { chunks, rpc } = weightGradChunks(rows, nWB, Cin * coBlocks, cpu);
   const coP = coBlocks * blocking.co;
   const stride = Cin * coP * gradRecordLength(T);
-  _checkBinding(plan, op, "partial sums", chunks * stride);
+  checkBinding(plan, op, "partial sums", chunks * stride);
   const part = plan.scratch(chunks * stride * 4, `${op}.part`);
   dispatches.push(plan.push(conv3dWeightGradSpec({ kernel, blocking }), {
     xp: xp.buffer,
@@ -432,7 +433,7 @@ export function tileTarget(
 ): TileTarget {
   const ly = layoutOf(y, `${op} output`);
   const [tc, th, tw] = tile;
-  _checkU32(op, ly.n * ly.cTot * ly.spatial);
+  checkU32(op, ly.n * ly.cTot * ly.spatial);
   if (ly.c % tc === 0 && ly.h % th === 0 && ly.w % tw === 0) {
     return {
       buffer: y.buffer,
@@ -451,7 +452,7 @@ export function tileTarget(
   const hq = Math.ceil(ly.h / th) * th;
   const wq = Math.ceil(ly.w / tw) * tw;
   const floats = ly.n * cp * ly.d * hq * wq;
-  _checkBinding(plan, op, "tile-padded output", floats);
+  checkBinding(plan, op, "tile-padded output", floats);
   const yp = plan.scratch(floats * 4, `${op}.tiles`);
   return {
     buffer: yp,
@@ -545,7 +546,7 @@ export function packActivation(
   avoid?: GPUBuffer,
 ): PackedActivation {
   const lx = layoutOf(x, `${op} x`);
-  _checkU32(op, lx.n * lx.cTot * lx.spatial);
+  checkU32(op, lx.n * lx.cTot * lx.spatial);
   const shape = x.shape;
   if (
     x.buffer !== avoid && geometry.offset.every((o) => o === 0) && geometry.cb === lx.c &&
@@ -554,7 +555,7 @@ export function packActivation(
     return { buffer: x.buffer, geometry, shape, channelStride: lx.cTot, channelOffset: lx.cOff };
   }
   const floats = geometryFloats(geometry);
-  _checkBinding(plan, op, "packed activation", floats);
+  checkBinding(plan, op, "packed activation", floats);
   const buffer = plan.scratch(floats * 4, `${op}.packed`);
   const rows = geometry.n * geometry.cb * geometry.dp * geometry.hp;
   const spec = lx.w % 4 === 0 ? conv3dPackVec4Spec(geometry.offset[2] % 4) : conv3dPackSpec;
@@ -626,33 +627,7 @@ function _checkSpatial(op: string, name: string, a: ViewLayout, b: ViewLayout): 
   }
 }
 
-function _checkFloats(op: string, name: string, buffer: BufferArg, floats: number): void {
-  checkParam(op, name, buffer, floats);
-}
-
-function _checkBinding(plan: StepPlan, op: string, what: string, floats: number): void {
-  const limit = plan.rt.device.limits.maxStorageBufferBindingSize;
-  if (floats * 4 > limit) {
-    throw new RangeError(
-      `Cannot run ${op}: ${what} need ${floats * 4} bytes, the binding limit is ${limit}`,
-    );
-  }
-  _checkU32(op, floats);
-}
-
-function _checkU32(op: string, elements: number): void {
-  if (elements >= 2 ** 32) {
-    throw new RangeError(`Cannot run ${op}: ${elements} elements exceed u32 indexing`);
-  }
-}
-
 function _sameGeometry(a: ConvGeometry, b: ConvGeometry): boolean {
   return a.n === b.n && a.cb === b.cb && a.dp === b.dp && a.hp === b.hp && a.wp === b.wp &&
     a.offset.every((v, i) => v === b.offset[i]);
-}
-
-function _isCpu(plan: StepPlan): boolean {
-  const info = (plan.rt.device as unknown as { adapterInfo?: { isFallbackAdapter?: boolean } })
-    .adapterInfo;
-  return Boolean(info?.isFallbackAdapter);
 }

@@ -7,8 +7,17 @@
  */
 
 import { rowSpan } from "../kernels/reduce.ts";
-import type { BufferArg } from "../runtime.ts";
-import { layoutOf, type TensorView, type ViewLayout } from "../tensor.ts";
+import type { BufferArg, Dispatch } from "../runtime.ts";
+import type { StepPlan } from "../step_plan.ts";
+import {
+  layoutOf,
+  type RowChunk,
+  rowChunks,
+  type RowTensor,
+  type RowWindow,
+  type TensorView,
+  type ViewLayout,
+} from "../tensor.ts";
 
 /**
  * The buffer behind a binding argument.
@@ -167,4 +176,128 @@ export function checkElementCount(op: string, l: ViewLayout): void {
       `Cannot run ${op}: shape [${l.n}, ${l.c}, ${l.d}, ${l.h}, ${l.w}] exceeds the row grid`,
     );
   }
+}
+
+/**
+ * A view as a {@linkcode RowTensor}: row `(n, c)` is the `D·H·W` floats of that channel.
+ *
+ * @param v The view.
+ * @param l Its layout.
+ * @returns The row tensor.
+ */
+export function rowTensor(v: TensorView, l: ViewLayout): RowTensor {
+  return { buffer: v.buffer, cTot: l.cTot, cOff: l.cOff, plane: l.spatial };
+}
+
+/**
+ * Push one dispatch per {@linkcode RowChunk} of an op's `N × C` rows (one dispatch, bound as
+ * before, when everything fits the plan's binding limit).
+ *
+ * @param plan The step plan.
+ * @param op Op name for errors.
+ * @param n Samples.
+ * @param c Rows per sample.
+ * @param tensors The tensors bound by rows, by binding name.
+ * @param push Pushes the dispatch of one chunk, given each tensor's window.
+ * @param options `wholeSamples`: chunks of whole samples only (see {@linkcode rowChunks}).
+ * @returns The dispatches, in row order.
+ * @throws {RangeError} When one row of a tensor does not fit a binding.
+ */
+export function pushRowChunks<K extends string>(
+  plan: StepPlan,
+  op: string,
+  n: number,
+  c: number,
+  tensors: Readonly<Record<K, RowTensor>>,
+  push: (chunk: RowChunk, windows: Record<K, RowWindow>) => Dispatch,
+  options: { wholeSamples?: boolean } = {},
+): Dispatch[] {
+  const names = Object.keys(tensors) as K[];
+  const chunks = rowChunks(op, n, c, names.map((k) => tensors[k]), plan.limits, options);
+  return chunks.map((ch) => {
+    const w = {} as Record<K, RowWindow>;
+    names.forEach((k, i) => w[k] = ch.windows[i]);
+    return push(ch, w);
+  });
+}
+
+/**
+ * The bindings of a chunk's windows, by name.
+ *
+ * @param windows Windows by binding name.
+ * @returns The buffer (range) per name.
+ */
+export function windowBindings<K extends string>(
+  windows: Readonly<Record<K, RowWindow>>,
+): Record<K, BufferArg> {
+  const out = {} as Record<K, BufferArg>;
+  for (const k of Object.keys(windows) as K[]) out[k] = windows[k].binding;
+  return out;
+}
+
+/**
+ * Uniforms `<name>Tot` and `<name>Off` of a view bound through a chunk window.
+ *
+ * @param name Tensor name used in the kernel.
+ * @param l The view's layout.
+ * @param w Its window.
+ * @param relative Whether the kernel addresses rows relative to the chunk (`offRel`) rather
+ *   than absolute rows (`offAbs`).
+ * @returns The two uniform values.
+ */
+export function windowFields<T extends string>(
+  name: T,
+  l: ViewLayout,
+  w: RowWindow,
+  relative = false,
+): Record<`${T}Tot` | `${T}Off`, number> {
+  return { ...viewFields(name, l), [`${name}Off`]: relative ? w.offRel : w.offAbs };
+}
+
+/**
+ * Uniforms of a row-grid chunk: `C`, `N` (the chunk's extent) and its origin `n0`, `c0`.
+ *
+ * @param ch The chunk.
+ * @returns The four uniform values.
+ */
+export function chunkExtent(ch: RowChunk): { C: number; N: number; n0: number; c0: number } {
+  return { C: ch.cc, N: ch.nn, n0: ch.n0, c0: ch.c0 };
+}
+
+/**
+ * Rebind two windows of one buffer (an in-place op's input and output slices, bound once) to
+ * the union of their ranges, adjusting their row offsets.
+ *
+ * @param op Op name for errors.
+ * @param a One window.
+ * @param b The other window (same buffer and row size).
+ * @param rowBytes Bytes per row of both tensors.
+ * @param limit The binding limit.
+ * @returns The two windows, sharing one binding.
+ * @throws {RangeError} When the union exceeds the binding limit.
+ */
+export function mergeWindows(
+  op: string,
+  a: RowWindow,
+  b: RowWindow,
+  rowBytes: number,
+  limit: number,
+): [RowWindow, RowWindow] {
+  if (a.binding === b.binding) return [a, b];
+  const [a0, a1] = _range(a.binding);
+  const [b0, b1] = _range(b.binding);
+  const lo = Math.min(a0, b0);
+  const size = Math.max(a1, b1) - lo;
+  if (size > limit) {
+    throw new RangeError(
+      `Cannot run ${op} in place: the two slices span ${size} bytes, the binding limit is ${limit}`,
+    );
+  }
+  const buffer = bufferOf(a.binding);
+  const binding = lo === 0 && size === buffer.size ? buffer : { buffer, offset: lo, size };
+  const shift = (w: RowWindow, start: number): RowWindow => {
+    const rows = (start - lo) / rowBytes;
+    return { binding, offRel: w.offRel + rows, offAbs: (w.offAbs + rows) >>> 0 };
+  };
+  return [shift(a, a0), shift(b, b0)];
 }

@@ -205,11 +205,11 @@ export function parseGradTelemetry(summary: ArrayLike<number>): GradTelemetry {
       `Invalid summary: expected ${TELEMETRY_SUMMARY_FIELDS.length} floats, got ${summary?.length}`,
     );
   }
-  const out: Record<string, number> = {};
+  const out = {} as GradTelemetry;
   TELEMETRY_SUMMARY_FIELDS.forEach((name, i) => {
     out[name] = name.startsWith("count") ? Math.round(summary[i]) : summary[i];
   });
-  return out as unknown as GradTelemetry;
+  return out;
 }
 
 function _classes(classes: readonly number[] | undefined, C: number): number[] {
