@@ -137,26 +137,39 @@ export interface RowTensor {
   readonly cTot: number;
   /** First row of the tensor within a sample. */
   readonly cOff: number;
-  /** Elements per row. */
+  /** Floats (4-byte words) per row. */
   readonly plane: number;
-  /** Bytes per element. @default 4 */
-  readonly elementBytes?: number;
+  /**
+   * Floats per element of the kernel's binding (4 for `vec4<f32>` arrays): window offsets are
+   * solved in these units. `plane` must be a multiple of it. @default 1
+   */
+  readonly vec?: number;
 }
 
-/** How one tensor is bound for one {@linkcode RowChunk}. */
+/**
+ * How one tensor is bound for one {@linkcode RowChunk}.
+ *
+ * A window starts at an aligned byte offset that is in general not a row boundary: its first
+ * element is element `k` of the buffer. Kernels address element `(R + off) · P + s` (`P` the
+ * row length in kernel elements, `R` the row term without offset), and WGSL `u32` arithmetic
+ * wraps modulo 2³², so the kernels need no extra uniform: `off` is chosen with
+ * `off · P ≡ cOff · P − k (mod 2³²)`, solvable because `k` is a multiple of the largest power
+ * of two dividing `P` (the window start is aligned to it) and the odd part of `P` is
+ * invertible modulo 2³². Every index the kernel forms then equals the true index minus `k`,
+ * which lies inside the window.
+ */
 export interface RowWindow {
   /** The whole buffer, or the aligned range of it that holds the chunk's rows. */
   readonly binding: GPUBuffer | { buffer: GPUBuffer; offset: number; size: number };
   /**
    * Row offset for kernels that address rows relative to the chunk,
-   * `(nr · cTot + offRel + cr) · plane` with `nr = n − n0`, `cr = c − c0`: equals `cOff` when the
+   * `(nr · cTot + offRel + cr) · P` with `nr = n − n0`, `cr = c − c0`: equals `cOff` when the
    * chunk is the whole tensor.
    */
   readonly offRel: number;
   /**
-   * Row offset for kernels that address absolute rows, `(n · cTot + offAbs + c) · plane`:
-   * `cOff` minus the window's first row, modulo 2³² (WGSL `u32` arithmetic wraps, and every
-   * final index lies inside the window).
+   * Row offset for kernels that address absolute rows, `(n · cTot + offAbs + c) · P`: equals
+   * `cOff` when the chunk is the whole tensor.
    */
   readonly offAbs: number;
 }
@@ -188,8 +201,9 @@ export interface RowChunk {
  * limit: the whole op when it fits (then each window binds the whole buffer, or a range from
  * byte 0 when the buffer itself exceeds the limit, and `offRel = offAbs = cOff`: the
  * unchunked dispatch), else as many whole samples per chunk as fit, else channel ranges of
- * one sample. A window starts at the last row at or before the chunk's first row whose byte
- * offset is a multiple of the alignment, so it may hold a few rows before the chunk.
+ * one sample. A window starts at the last aligned byte at or before the chunk's first row
+ * (see {@linkcode RowWindow}), so it holds less than `max(alignment, 4·2^v·vec)` bytes before
+ * the chunk (`2^v` the largest power of two dividing the row length in elements).
  *
  * @param op Op name for errors.
  * @param n Samples `N`.
@@ -246,8 +260,8 @@ export function rowChunks(
       if (r1 === r0) {
         const t = tensors.find((t) => !_rowChunk(r0, r0 + 1, c, [t], limits, false))!;
         throw new RangeError(
-          `Cannot run ${op}: one row of ${t.plane * (t.elementBytes ?? 4)} bytes (with the ` +
-            `offset alignment ${limits.alignment}) exceeds the binding limit ${limits.bindingLimit}`,
+          `Cannot run ${op}: one row of ${t.plane * 4} bytes (with the offset alignment ` +
+            `${limits.alignment}) exceeds the binding limit ${limits.bindingLimit}`,
         );
       }
       out.push(_rowChunk(r0, r1, c, tensors, limits, false)!);
@@ -272,11 +286,13 @@ function _rowChunk(
   const cc = wholeSamples ? c : r1 - r0;
   const windows: RowWindow[] = [];
   for (const t of tensors) {
-    const rowBytes = t.plane * (t.elementBytes ?? 4);
+    const vec = t.vec ?? 1;
+    const e = 4 * vec; // bytes per kernel element
+    const P = t.plane / vec; // row length in kernel elements
     const first = n0 * t.cTot + t.cOff + c0;
     const end = (n0 + nn - 1) * t.cTot + t.cOff + c0 + cc;
     if (whole) {
-      const size = end * rowBytes;
+      const size = end * P * e;
       if (size > limits.bindingLimit) return undefined;
       const binding = t.buffer.size <= limits.bindingLimit
         ? t.buffer
@@ -284,14 +300,17 @@ function _rowChunk(
       windows.push({ binding, offRel: t.cOff, offAbs: t.cOff });
       continue;
     }
-    const q = limits.alignment / _gcd(limits.alignment, rowBytes);
-    const start = Math.floor(first / q) * q;
-    const size = (end - start) * rowBytes;
+    let pow2 = 1;
+    while (P % (pow2 * 2) === 0 && pow2 < 2 ** 31) pow2 *= 2;
+    const step = _lcm(limits.alignment, e * pow2);
+    const start = Math.floor((first * P * e) / step) * step;
+    const size = end * P * e - start;
     if (size > limits.bindingLimit) return undefined;
+    const k = start / e;
     windows.push({
-      binding: { buffer: t.buffer, offset: start * rowBytes, size },
-      offRel: first - start,
-      offAbs: (t.cOff - start) >>> 0,
+      binding: { buffer: t.buffer, offset: start, size },
+      offRel: _shiftedOffset(n0 * t.cTot + t.cOff + c0, P, k, pow2),
+      offAbs: _shiftedOffset(t.cOff, P, k, pow2),
     });
   }
   return { r0, r1, n0, nn, c0, cc, windows };
@@ -300,4 +319,21 @@ function _rowChunk(
 function _gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];
   return a;
+}
+
+function _lcm(a: number, b: number): number {
+  return (a / _gcd(a, b)) * b;
+}
+
+/**
+ * `off` (a u32) with `off · P ≡ base · P − k (mod 2³²)`, `P = pow2 · m` (m odd), `pow2 | k`:
+ * `off = base − (k / pow2) · m⁻¹ (mod 2³²)`.
+ */
+function _shiftedOffset(base: number, P: number, k: number, pow2: number): number {
+  const M = 1n << 32n;
+  const m = BigInt(P / pow2);
+  let inv = 1n; // Newton's iteration for the inverse of an odd m modulo 2^32
+  for (let i = 0; i < 5; i++) inv = (inv * (2n - m * inv)) % M;
+  const off = (((BigInt(base) - BigInt(k / pow2) * inv) % M) + M) % M;
+  return Number(off);
 }

@@ -36,7 +36,7 @@ export function addInto(plan: StepPlan, x: TensorView, y: TensorView): Dispatch[
   checkElementCount(op, l.x);
   checkNoWriteAlias(op, { y: y.buffer }, { x: x.buffer });
   const vec = vecFor(l.x.spatial);
-  const tensors = { x: rowTensor(x, l.x), y: rowTensor(y, l.y) };
+  const tensors = { x: rowTensor(x, l.x, vec), y: rowTensor(y, l.y, vec) };
   return pushRowChunks(
     plan,
     op,

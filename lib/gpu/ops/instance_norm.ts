@@ -195,7 +195,8 @@ export function normApply(
   checkNoWriteAlias(op, { y: y.buffer }, { mean: stats.mean, variance: stats.variance });
   const act = params.activation ?? { kind: "identity" };
   const spec = normApplySpec({ activation: act.kind, vec: vecFor(l.x.spatial) });
-  const tensors = { x: rowTensor(x, l.x), y: rowTensor(y, l.y) };
+  const vec = vecFor(l.x.spatial);
+  const tensors = { x: rowTensor(x, l.x, vec), y: rowTensor(y, l.y, vec) };
   return pushRowChunks(plan, op, l.x.n, l.x.c, tensors, (ch, w) =>
     plan.push(spec, {
       ...inputs,
@@ -330,7 +331,7 @@ export function normBackward(
   const slope = act.kind === "leakyRelu" ? act.slope ?? 0.01 : 0;
   const vec = grouping.vec;
   const partialSpec = normBackwardPartialSpec({ activation: act.kind, vec });
-  const inT = { x: rowTensor(x, l.x), dy: rowTensor(dy, l.dy) };
+  const inT = { x: rowTensor(x, l.x, vec), dy: rowTensor(dy, l.dy, vec) };
   const d1 = pushRowChunks(
     plan,
     op,
@@ -364,7 +365,7 @@ export function normBackward(
     one: 1,
   });
   const dxSpec = normBackwardDxSpec({ activation: act.kind, vec });
-  const allT = { ...inT, dx: rowTensor(dx, l.dx) };
+  const allT = { ...inT, dx: rowTensor(dx, l.dx, vec) };
   const d3 = pushRowChunks(plan, op, l.x.n, C, allT, (ch, w) =>
     plan.push(dxSpec, {
       ...common,

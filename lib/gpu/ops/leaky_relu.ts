@@ -54,9 +54,10 @@ export function leakyReluForward(
   checkElementCount(op, l.y);
   const inPlace = x.buffer === y.buffer;
   const spec = leakyReluForwardSpec({ inPlace, vec: vecFor(l.x.spatial) });
-  const tensors = { x: rowTensor(x, l.x), y: rowTensor(y, l.y) };
+  const vec = vecFor(l.x.spatial);
+  const tensors = { x: rowTensor(x, l.x, vec), y: rowTensor(y, l.y, vec) };
   return pushRowChunks(plan, op, l.x.n, l.x.c, tensors, (ch, w) => {
-    if (inPlace) [w.x, w.y] = mergeWindows(op, w.x, w.y, l.x.spatial * 4, plan.bindingLimit);
+    if (inPlace) [w.x, w.y] = mergeWindows(op, w.x, w.y);
     return plan.push(spec, inPlace ? { xy: w.x.binding } : { x: w.x.binding, y: w.y.binding }, {
       S: l.x.spatial,
       ...chunkExtent(ch),
@@ -94,9 +95,14 @@ export function leakyReluBackward(
   }
   const inPlace = dx.buffer === dy.buffer;
   const spec = leakyReluBackwardSpec({ inPlace, vec: vecFor(l.x.spatial) });
-  const tensors = { x: rowTensor(x, l.x), dy: rowTensor(dy, l.dy), dx: rowTensor(dx, l.dx) };
+  const vec = vecFor(l.x.spatial);
+  const tensors = {
+    x: rowTensor(x, l.x, vec),
+    dy: rowTensor(dy, l.dy, vec),
+    dx: rowTensor(dx, l.dx, vec),
+  };
   return pushRowChunks(plan, op, l.x.n, l.x.c, tensors, (ch, w) => {
-    if (inPlace) [w.dy, w.dx] = mergeWindows(op, w.dy, w.dx, l.x.spatial * 4, plan.bindingLimit);
+    if (inPlace) [w.dy, w.dx] = mergeWindows(op, w.dy, w.dx);
     const buffers: Record<string, BufferArg> = inPlace
       ? { x: w.x.binding, grad: w.dy.binding }
       : { x: w.x.binding, dy: w.dy.binding, dx: w.dx.binding };

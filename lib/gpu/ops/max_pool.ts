@@ -122,8 +122,8 @@ export function maxPoolForward(
   _checkGrid(op, lx.n * lx.c, ly.d, (ly.h * ly.w) / vec);
   const indices = plan.scratch((ly.n * ly.c * ly.spatial * 4) / vec, `${op}.indices`);
   const tensors = {
-    x: rowTensor(x, lx),
-    y: rowTensor(y, ly),
+    x: rowTensor(x, lx, vec),
+    y: rowTensor(y, ly, vec),
     indices: _indexTensor(indices, lx.c, ly, vec),
   };
   pushRowChunks(
@@ -185,9 +185,9 @@ export function maxPoolBackward(
   const Wg = saved.vec === 1 ? Math.ceil(ldx.w / kw) : ldy.w / 4;
   _checkGrid(op, ldx.n * ldx.c, Dg, Hg * Wg);
   const tensors = {
-    dy: rowTensor(dy, ldy),
+    dy: rowTensor(dy, ldy, saved.vec),
     indices: _indexTensor(saved.indices, ldx.c, ldy, saved.vec),
-    dx: rowTensor(dx, ldx),
+    dx: rowTensor(dx, ldx, saved.vec),
   };
   return pushRowChunks(
     plan,

@@ -52,9 +52,10 @@ export function preluForward(
   const inPlace = x.buffer === y.buffer;
   checkNoWriteAlias(op, { y: y.buffer }, { slope: params.slope });
   const spec = preluForwardSpec({ inPlace, vec: vecFor(l.x.spatial) });
-  const tensors = { x: rowTensor(x, l.x), y: rowTensor(y, l.y) };
+  const vec = vecFor(l.x.spatial);
+  const tensors = { x: rowTensor(x, l.x, vec), y: rowTensor(y, l.y, vec) };
   return pushRowChunks(plan, op, l.x.n, l.x.c, tensors, (ch, w) => {
-    if (inPlace) [w.x, w.y] = mergeWindows(op, w.x, w.y, l.x.spatial * 4, plan.bindingLimit);
+    if (inPlace) [w.x, w.y] = mergeWindows(op, w.x, w.y);
     const buffers: Record<string, BufferArg> = inPlace
       ? { xy: w.x.binding, slope: params.slope }
       : { x: w.x.binding, y: w.y.binding, slope: params.slope };
@@ -109,9 +110,13 @@ export function preluBackward(
   const { parts, chunk, vec } = partition(l.x.spatial, rows);
   const part = plan.scratch(rows * parts * 4, `${op}.part`);
   const spec = preluBackwardSpec({ inPlace, vec });
-  const tensors = { x: rowTensor(x, l.x), dy: rowTensor(dy, l.dy), dx: rowTensor(dx, l.dx) };
+  const tensors = {
+    x: rowTensor(x, l.x, vec),
+    dy: rowTensor(dy, l.dy, vec),
+    dx: rowTensor(dx, l.dx, vec),
+  };
   const d1 = pushRowChunks(plan, op, l.x.n, C, tensors, (ch, w) => {
-    if (inPlace) [w.dy, w.dx] = mergeWindows(op, w.dy, w.dx, l.x.spatial * 4, plan.bindingLimit);
+    if (inPlace) [w.dy, w.dx] = mergeWindows(op, w.dy, w.dx);
     const buffers: Record<string, BufferArg> = inPlace
       ? { x: w.x.binding, grad: w.dy.binding, slope: params.slope, part }
       : { x: w.x.binding, dy: w.dy.binding, dx: w.dx.binding, slope: params.slope, part };

@@ -183,10 +183,11 @@ export function checkElementCount(op: string, l: ViewLayout): void {
  *
  * @param v The view.
  * @param l Its layout.
+ * @param vec Floats per element of the kernel's binding (1 or 4).
  * @returns The row tensor.
  */
-export function rowTensor(v: TensorView, l: ViewLayout): RowTensor {
-  return { buffer: v.buffer, cTot: l.cTot, cOff: l.cOff, plane: l.spatial };
+export function rowTensor(v: TensorView, l: ViewLayout, vec = 1): RowTensor {
+  return { buffer: v.buffer, cTot: l.cTot, cOff: l.cOff, plane: l.spatial, vec };
 }
 
 /**
@@ -265,39 +266,24 @@ export function chunkExtent(ch: RowChunk): { C: number; N: number; n0: number; c
 }
 
 /**
- * Rebind two windows of one buffer (an in-place op's input and output slices, bound once) to
- * the union of their ranges, adjusting their row offsets.
+ * The one binding of an in-place op whose input and output live in one buffer: fine when both
+ * windows are the same range (the whole buffer, or the same slice in chunks); their row
+ * offsets stay as they are.
  *
  * @param op Op name for errors.
- * @param a One window.
- * @param b The other window (same buffer and row size).
- * @param rowBytes Bytes per row of both tensors.
- * @param limit The binding limit.
- * @returns The two windows, sharing one binding.
- * @throws {RangeError} When the union exceeds the binding limit.
+ * @param a The input's window.
+ * @param b The output's window.
+ * @returns The two windows, sharing `a`'s binding.
+ * @throws {TypeError} When the ranges differ (two different slices of one buffer, chunked).
  */
-export function mergeWindows(
-  op: string,
-  a: RowWindow,
-  b: RowWindow,
-  rowBytes: number,
-  limit: number,
-): [RowWindow, RowWindow] {
-  if (a.binding === b.binding) return [a, b];
+export function mergeWindows(op: string, a: RowWindow, b: RowWindow): [RowWindow, RowWindow] {
   const [a0, a1] = _range(a.binding);
   const [b0, b1] = _range(b.binding);
-  const lo = Math.min(a0, b0);
-  const size = Math.max(a1, b1) - lo;
-  if (size > limit) {
-    throw new RangeError(
-      `Cannot run ${op} in place: the two slices span ${size} bytes, the binding limit is ${limit}`,
+  if (bufferOf(a.binding) !== bufferOf(b.binding) || a0 !== b0 || a1 !== b1) {
+    throw new TypeError(
+      `Cannot run ${op} in place on two different slices of one buffer in chunks; use ` +
+        `separate buffers`,
     );
   }
-  const buffer = bufferOf(a.binding);
-  const binding = lo === 0 && size === buffer.size ? buffer : { buffer, offset: lo, size };
-  const shift = (w: RowWindow, start: number): RowWindow => {
-    const rows = (start - lo) / rowBytes;
-    return { binding, offRel: w.offRel + rows, offAbs: (w.offAbs + rows) >>> 0 };
-  };
-  return [shift(a, a0), shift(b, b0)];
+  return [a, { ...b, binding: a.binding }];
 }

@@ -177,7 +177,7 @@ export function segmentMeanVar(
     op,
     l.n,
     l.c,
-    { x: rowTensor(x, l) },
+    { x: rowTensor(x, l, g.vec) },
     (ch, w) =>
       plan.push(segmentStatsPartialSpec(g.vec), { x: w.x.binding, part }, {
         ...partialFields(l, g),
@@ -241,7 +241,7 @@ export function segmentSum(
     op,
     l.n,
     l.c,
-    { x: rowTensor(x, l) },
+    { x: rowTensor(x, l, g.vec) },
     (ch, w) =>
       plan.push(segmentSumPartialSpec(g.vec), { x: w.x.binding, part }, {
         ...partialFields(l, g),

@@ -53,7 +53,8 @@ export function softmaxForward(plan: StepPlan, x: TensorView, y: TensorView): Di
   _check(op, l.x);
   checkElementCount(op, l.y);
   checkNoWriteAlias(op, { y: y.buffer }, { x: x.buffer });
-  const tensors = { x: rowTensor(x, l.x), y: rowTensor(y, l.y) };
+  const vec = vecFor(l.x.spatial);
+  const tensors = { x: rowTensor(x, l.x, vec), y: rowTensor(y, l.y, vec) };
   return pushRowChunks(
     plan,
     op,
@@ -94,7 +95,12 @@ export function softmaxBackward(
   const l = sameShapeLayouts(op, { p, dp, dx });
   _check(op, l.p);
   checkNoWriteAlias(op, { dx: dx.buffer }, { p: p.buffer, dp: dp.buffer });
-  const tensors = { p: rowTensor(p, l.p), dp: rowTensor(dp, l.dp), dx: rowTensor(dx, l.dx) };
+  const vec = vecFor(l.p.spatial);
+  const tensors = {
+    p: rowTensor(p, l.p, vec),
+    dp: rowTensor(dp, l.dp, vec),
+    dx: rowTensor(dx, l.dx, vec),
+  };
   return pushRowChunks(
     plan,
     op,

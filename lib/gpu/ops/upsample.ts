@@ -92,8 +92,9 @@ export function upsampleForward(
   const factor = options.factor ?? [2, 2, 2];
   const [lx, ly] = _layouts(op, x, y, factor, ["x", "y"]);
   checkNoWriteAlias(op, { y: y.buffer }, { x: x.buffer });
-  const spec = upsampleForwardSpec(factor, upsampleVec(lx.w, factor[2]));
-  const tensors = { x: rowTensor(x, lx), y: rowTensor(y, ly) };
+  const vec = upsampleVec(lx.w, factor[2]);
+  const spec = upsampleForwardSpec(factor, vec);
+  const tensors = { x: rowTensor(x, lx, vec), y: rowTensor(y, ly, vec) };
   return pushRowChunks(
     plan,
     op,
@@ -134,8 +135,9 @@ export function upsampleBackward(
   const factor = options.factor ?? [2, 2, 2];
   const [lx, ly] = _layouts(op, dx, dy, factor, ["dx", "dy"]);
   checkNoWriteAlias(op, { dx: dx.buffer }, { dy: dy.buffer });
-  const spec = upsampleBackwardSpec(factor, upsampleVec(lx.w, factor[2]));
-  const tensors = { dy: rowTensor(dy, ly), dx: rowTensor(dx, lx) };
+  const vec = upsampleVec(lx.w, factor[2]);
+  const spec = upsampleBackwardSpec(factor, vec);
+  const tensors = { dy: rowTensor(dy, ly, vec), dx: rowTensor(dx, lx, vec) };
   return pushRowChunks(
     plan,
     op,
