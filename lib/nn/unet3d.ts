@@ -98,7 +98,7 @@ interface _BlockRecord {
   spec: BlockSpec;
   x: TensorView;
   convIn: TensorView;
-  packed: PackedActivation;
+  packed?: PackedActivation;
   convOut: TensorView;
   out: TensorView;
   saved?: NormSaved;
