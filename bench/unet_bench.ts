@@ -8,7 +8,9 @@
  *   (the benchmark's definition);
  * - `pipelined_median_ms`: as the trainer runs, the next step submitted before the previous
  *   loss is awaited (the loss is still read back every step, one step later);
- * - `ratio_vs_tfjs_webgpu`: tfjs-webgpu's measured median on this machine / ours.
+ * - `ratio_vs_tfjs_webgpu`: tfjs-webgpu's measured median on this machine / ours;
+ * - `peak_gpu_bytes`: the buffer pool's bytes in use plus the parameter store (see
+ *   `_train_step.ts`).
  *
  * Options: `--steps N` (timed steps, default 10), `--batch 1,2,4`, `--long N`: also run N
  * pipelined steps and report host RSS and buffer-pool growth between step 100 and step N
@@ -25,16 +27,11 @@ import { Rng } from "../lib/core/rng.ts";
 import { ParamStore } from "../lib/nn/param_store.ts";
 import { buildUNetPlan } from "../lib/nn/unet3d.ts";
 import { parameterCount, UNET_PRESETS, unetParams } from "../lib/nn/unet_config.ts";
+import { median, stepGpuBytes } from "./_train_step.ts";
 
 /** Reference medians (ms per step) on this machine, from the issue. */
 const TFJS_WEBGPU: Record<number, number> = { 1: 5084, 2: 9686, 4: 16054 };
 const PYTORCH_CPU: Record<number, number> = { 1: 236, 2: 97, 4: 184 };
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /** A random ball mask of about 10 % of the volume, per sample. */
 function ballMask(B: number, n: number, rng: Rng): Float32Array {
@@ -156,6 +153,7 @@ if (import.meta.main) {
       ratio_vs_tfjs_webgpu: Math.round((TFJS_WEBGPU[B] / med) * 10) / 10,
       ratio_vs_pytorch_cpu: Math.round((PYTORCH_CPU[B] / med) * 100) / 100,
       dispatches: plan.plan.dispatches.length,
+      peak_gpu_bytes: stepGpuBytes(pool, store),
       build_ms: Math.round(buildMs),
       warmup_ms: Math.round(warmMs),
       ...memory,

@@ -98,7 +98,7 @@ export async function requestGpu(options: RequestGpuOptions = {}): Promise<GpuCo
   }
   const requiredLimits: Record<string, number> = {};
   for (const name of RAISED_LIMITS) {
-    const value = (adapter.limits as unknown as Record<string, number>)[name];
+    const value = adapter.limits[name];
     if (typeof value === "number") requiredLimits[name] = value;
   }
   let device: GPUDevice;
@@ -112,7 +112,7 @@ export async function requestGpu(options: RequestGpuOptions = {}): Promise<GpuCo
   const info = adapter.info;
   const limits: Record<string, number> = {};
   for (const name of RAISED_LIMITS) {
-    limits[name] = (device.limits as unknown as Record<string, number>)[name];
+    limits[name] = device.limits[name];
   }
   limits.minStorageBufferOffsetAlignment = device.limits.minStorageBufferOffsetAlignment;
   limits.minUniformBufferOffsetAlignment = device.limits.minUniformBufferOffsetAlignment;
@@ -122,9 +122,7 @@ export async function requestGpu(options: RequestGpuOptions = {}): Promise<GpuCo
       description: info.description || info.device || "unknown adapter",
       vendor: info.vendor,
       architecture: info.architecture,
-      isFallbackAdapter: Boolean(
-        (info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter,
-      ),
+      isFallbackAdapter: Boolean(info.isFallbackAdapter),
       limits,
     },
   };

@@ -16,6 +16,16 @@ import {
 /** A buffer, or a range of one, bound to a storage binding. */
 export type BufferArg = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
 
+/** Limits a binding is checked against in {@linkcode GpuRuntime.bind}. */
+export interface BindLimits {
+  /**
+   * Largest byte size of one storage binding: the device's `maxStorageBufferBindingSize`, or
+   * less (tests lower it to exercise the chunked paths of the ops on small tensors).
+   * @default the device's `maxStorageBufferBindingSize`
+   */
+  bindingLimit?: number;
+}
+
 /** A bound, reusable kernel call: pipeline, bind group and workgroup counts. */
 export interface Dispatch {
   /** Kernel name (for labels and profiling). */
@@ -56,6 +66,16 @@ export class GpuRuntime {
   constructor(device: GPUDevice) {
     this.device = device;
     this.#maxWorkgroups = device.limits.maxComputeWorkgroupsPerDimension;
+  }
+
+  /** The device's `maxStorageBufferBindingSize` in bytes. */
+  get maxBindingSize(): number {
+    return this.device.limits.maxStorageBufferBindingSize;
+  }
+
+  /** The device's `minStorageBufferOffsetAlignment` in bytes (offsets of bound ranges). */
+  get storageAlignment(): number {
+    return this.device.limits.minStorageBufferOffsetAlignment;
   }
 
   /** Number of distinct pipelines compiled so far. */
@@ -143,15 +163,21 @@ export class GpuRuntime {
    * @param uniforms One value per uniform field of the spec.
    * @returns The dispatch; record it as often as needed, release it when done.
    * @throws {TypeError} When a binding or uniform is missing or unknown.
-   * @throws {RangeError} When the dispatch exceeds the device's workgroup-count limit.
+   * @param limits The binding limit to check every storage binding against.
+   * @throws {RangeError} When the dispatch exceeds the device's workgroup-count limit, a
+   *   binding is larger than the binding limit, or its offset is not a multiple of the
+   *   device's `minStorageBufferOffsetAlignment`.
    */
   bind<U extends string>(
     spec: KernelSpec<U>,
     buffers: Readonly<Record<string, BufferArg>>,
     uniforms: Readonly<Record<U, number>>,
+    limits: BindLimits = {},
   ): Dispatch {
     const { pipeline, layout } = this.compile(spec as KernelSpec);
     const entries: GPUBindGroupEntry[] = [];
+    const limit = Math.min(limits.bindingLimit ?? Infinity, this.maxBindingSize);
+    const align = this.storageAlignment;
     let binding = 0;
     for (const name of Object.keys(spec.bindings)) {
       const arg = buffers[name];
@@ -159,6 +185,20 @@ export class GpuRuntime {
         throw new TypeError(`Cannot bind kernel ${spec.name}: buffer "${name}" is missing`);
       }
       const resource = arg instanceof GPUBuffer ? { buffer: arg } : arg;
+      const offset = resource.offset ?? 0;
+      const size = resource.size ?? resource.buffer.size - offset;
+      if (offset % align !== 0) {
+        throw new RangeError(
+          `Cannot bind kernel ${spec.name}: buffer "${name}" starts at byte ${offset}, not a ` +
+            `multiple of the storage offset alignment ${align}`,
+        );
+      }
+      if (size > limit) {
+        throw new RangeError(
+          `Cannot bind kernel ${spec.name}: buffer "${name}" binds ${size} bytes, the binding ` +
+            `limit is ${limit}`,
+        );
+      }
       entries.push({ binding: binding++, resource });
     }
     for (const name of Object.keys(buffers)) {

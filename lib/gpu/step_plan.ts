@@ -12,6 +12,7 @@
 import type { BufferPool } from "./buffer_pool.ts";
 import type { KernelSpec } from "./kernel_spec.ts";
 import type { BufferArg, Dispatch, GpuRuntime } from "./runtime.ts";
+import type { BindingLimits } from "./tensor.ts";
 
 /** A range to copy back to the host after the plan's dispatches. */
 export interface Readback {
@@ -21,6 +22,18 @@ export interface Readback {
   offset?: number;
   /** Bytes to read (multiple of 4). */
   size: number;
+}
+
+/** Options of a {@linkcode StepPlan}. */
+export interface StepPlanOptions {
+  /**
+   * Largest byte size of one storage binding the plan's ops may bind. Ops split their
+   * dispatches (per sample, per channel range, per depth slab) so that no binding exceeds it;
+   * tests lower it (e.g. to 64 KiB) to run the chunked paths on small tensors. It is clamped
+   * to the device's `maxStorageBufferBindingSize`.
+   * @default the device's `maxStorageBufferBindingSize`
+   */
+  bindingLimit?: number;
 }
 
 /** Ordered dispatches plus the scratch buffers they use. */
@@ -38,9 +51,25 @@ export class StepPlan {
    * @param rt The runtime.
    * @param pool The buffer pool for scratch buffers.
    */
-  constructor(rt: GpuRuntime, pool: BufferPool) {
+  constructor(rt: GpuRuntime, pool: BufferPool, options: StepPlanOptions = {}) {
     this.rt = rt;
     this.pool = pool;
+    const limit = options.bindingLimit ?? rt.maxBindingSize;
+    if (!Number.isInteger(limit) || limit < rt.storageAlignment) {
+      throw new RangeError(
+        `Cannot create a step plan: binding limit ${limit} is not an integer of at least ` +
+          `${rt.storageAlignment} bytes`,
+      );
+    }
+    this.bindingLimit = Math.min(limit, rt.maxBindingSize);
+  }
+
+  /** Largest byte size of one storage binding (see {@linkcode StepPlanOptions.bindingLimit}). */
+  readonly bindingLimit: number;
+
+  /** Limits the plan's ops split their work by: binding size and offset alignment (bytes). */
+  get limits(): BindingLimits {
+    return { bindingLimit: this.bindingLimit, alignment: this.rt.storageAlignment };
   }
 
   /** Dispatches in recording order. */
@@ -61,7 +90,7 @@ export class StepPlan {
     buffers: Readonly<Record<string, BufferArg>>,
     uniforms: Readonly<Record<U, number>>,
   ): Dispatch {
-    const d = this.rt.bind(spec, buffers, uniforms);
+    const d = this.rt.bind(spec, buffers, uniforms, { bindingLimit: this.bindingLimit });
     this.#dispatches.push(d);
     return d;
   }

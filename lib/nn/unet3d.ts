@@ -66,6 +66,12 @@ export interface UNetPlanOptions {
   adam?: AdamOptions;
   /** Also compute the gradient telemetry (train mode). @default true */
   telemetry?: boolean;
+  /**
+   * Largest byte size of one storage binding (see `StepPlanOptions.bindingLimit`): tests lower
+   * it to run every op's chunked path.
+   * @default the device's `maxStorageBufferBindingSize`
+   */
+  bindingLimit?: number;
 }
 
 /** A built plan and its I/O buffers. */
@@ -92,7 +98,7 @@ interface _BlockRecord {
   spec: BlockSpec;
   x: TensorView;
   convIn: TensorView;
-  packed: PackedActivation;
+  packed?: PackedActivation;
   convOut: TensorView;
   out: TensorView;
   saved?: NormSaved;
@@ -130,7 +136,7 @@ export function buildUNetPlan(
   if (!Number.isInteger(B) || B < 1) throw new RangeError(`Invalid batch size: ${B}`);
   const train = mode === "train";
   if (train && !options.loss) throw new TypeError("Cannot build a training plan without a loss");
-  const plan = new StepPlan(rt, pool);
+  const plan = new StepPlan(rt, pool, { bindingLimit: options.bindingLimit });
   const layout = unetLayout(cfg);
   const L = cfg.filters.length;
 

@@ -56,7 +56,16 @@ async function compare(
   patch: Triple,
   loss: DiceLossOptions,
   seed: number,
-): Promise<{ lossErr: number; worst: number; worstName: string; globalMax: number }> {
+  bindingLimit?: number,
+): Promise<{
+  lossErr: number;
+  worst: number;
+  worstName: string;
+  globalMax: number;
+  loss: number;
+  grads: Map<string, Float32Array>;
+  dispatches: number;
+}> {
   const rng = new Rng(seed);
   const { params, state } = unetParams(cfg);
   const store = new ParamStore(rt, params, state);
@@ -68,6 +77,7 @@ async function compare(
     mode: "train",
     loss,
     telemetry: true,
+    bindingLimit,
   });
   const V = patch[0] * patch[1] * patch[2];
   const input = randomF32([B * cfg.inChannels * V], rng, 0, 1);
@@ -110,10 +120,19 @@ async function compare(
       worstName = g.name;
     }
   }
+  const dispatches = plan.plan.dispatches.length;
   plan.dispose();
   pool.destroy();
   store.destroy();
-  return { lossErr: Math.abs(lossGpu[0] - ref.loss), worst, worstName, globalMax };
+  return {
+    lossErr: Math.abs(lossGpu[0] - ref.loss),
+    worst,
+    worstName,
+    globalMax,
+    loss: lossGpu[0],
+    grads: new Map(grads.map((g) => [g.name, g.data])),
+    dispatches,
+  };
 }
 
 gpuTest(
@@ -162,5 +181,64 @@ gpuTest(
         r.worst.toFixed(3)
       } (${r.worstName})`,
     );
+  },
+);
+
+/**
+ * The same training steps with every binding limited to 64 KiB, so the concatenations,
+ * activations and parameter buffers of these small networks exceed a binding and every op
+ * takes its chunked path (row chunks, conv depth slabs, Adam ranges). Besides the float64
+ * reference (same tolerance as above), the chunked step is compared with the unchunked one:
+ * the loss within 1e-6 and every gradient within rtol 1e-4 plus 1e-5 of the tensor's largest
+ * entry plus 1e-6 of the network's largest gradient (for the conv biases right before a
+ * normalisation, whose exact gradient is 0 and whose float32 value is rounding noise).
+ * They are not bit-identical because the conv weight gradients sum their partial records over
+ * other row chunks (see `conv3dBackwardWeight`), and that difference propagates through the
+ * later layers' gradients; every other op computes the same sums in the same order.
+ */
+async function compareChunked(
+  rt: GpuRuntime,
+  cfg: UNetConfig,
+  B: number,
+  patch: Triple,
+  loss: DiceLossOptions,
+  seed: number,
+): Promise<void> {
+  const whole = await compare(rt, cfg, B, patch, loss, seed);
+  const chunked = await compare(rt, cfg, B, patch, loss, seed, 64 * 1024);
+  assert.ok(chunked.dispatches > whole.dispatches, "the 64 KiB limit made no chunks");
+  assert.ok(chunked.lossErr < 1e-4, `chunked loss error ${chunked.lossErr}`);
+  assert.ok(chunked.worst <= 1, `chunked worst gradient ${chunked.worstName}: ${chunked.worst}`);
+  assert.ok(Math.abs(chunked.loss - whole.loss) <= 1e-6, "chunked loss differs");
+  let globalMax = 0;
+  for (const g of whole.grads.values()) {
+    for (const v of g) globalMax = Math.max(globalMax, Math.abs(v));
+  }
+  for (const [name, g] of whole.grads) {
+    let max = 0;
+    for (const v of g) max = Math.max(max, Math.abs(v));
+    const atol = 1e-5 * max + 1e-6 * globalMax;
+    const r = closeRatio(chunked.grads.get(name)!, g, { rtol: 1e-4, atol });
+    assert.ok(r <= 1, `chunked gradient ${name} differs from the unchunked one: ${r}`);
+  }
+}
+
+gpuTest(
+  "the acdc-style U-Net step under a 64 KiB binding limit matches the unchunked step",
+  async (rt) => {
+    const cfg = resolveUNetConfig("acdc", { filters: [5, 7, 9] });
+    await compareChunked(rt, cfg, 2, [4, 12, 20], {
+      phi: "BI",
+      epsilon: 0.5,
+      classes: [1, 2, 3],
+    }, 12);
+  },
+);
+
+gpuTest(
+  "the brats-style U-Net step under a 64 KiB binding limit matches the unchunked step",
+  async (rt) => {
+    const cfg = resolveUNetConfig("brats", { filters: [6, 10, 14] });
+    await compareChunked(rt, cfg, 2, [8, 12, 16], { phi: "I", epsilon: 20 }, 13);
   },
 );

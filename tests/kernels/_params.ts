@@ -5,6 +5,7 @@
  */
 
 import type { GpuRuntime } from "../../lib/gpu/runtime.ts";
+import { recordOutput } from "./_views.ts";
 
 const ALIGN = 64; // floats = 256 bytes
 
@@ -52,7 +53,9 @@ export class ParamSlots {
   /** Read one tensor back. */
   async read(name: string): Promise<Float32Array> {
     const r = this.range(name);
-    return await this.#rt.read(this.buffer, r.size, r.offset);
+    const values = await this.#rt.read(this.buffer, r.size, r.offset);
+    recordOutput(values);
+    return values;
   }
 
   /** Destroy the buffer. */

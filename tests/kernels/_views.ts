@@ -8,7 +8,7 @@ import { assertClose, type CloseOptions } from "../_helpers/assert_close.ts";
 import { poisoned } from "../_helpers/gpu.ts";
 import { BufferPool } from "../../lib/gpu/buffer_pool.ts";
 import type { GpuRuntime } from "../../lib/gpu/runtime.ts";
-import { StepPlan } from "../../lib/gpu/step_plan.ts";
+import { StepPlan, type StepPlanOptions } from "../../lib/gpu/step_plan.ts";
 import type { Shape5, TensorView } from "../../lib/gpu/tensor.ts";
 
 /** Where a view sits in its buffer: total channels per sample and first channel. */
@@ -116,7 +116,9 @@ export async function readView(rt: GpuRuntime, hv: HostView): Promise<Float32Arr
       }
     }
   }
-  return extract(full, hv.view.shape, hv.place);
+  const dense = extract(full, hv.view.shape, hv.place);
+  recordOutput(dense);
+  return dense;
 }
 
 /** Read a view and compare it with a float64 reference. */
@@ -129,17 +131,94 @@ export async function assertView(
   assertClose(await readView(rt, hv), expected, options);
 }
 
-/** A fresh plan with its own pool; `done()` runs nothing and frees everything. */
-export function newPlan(rt: GpuRuntime): { plan: StepPlan; done: () => void } {
+/**
+ * A fresh plan with its own pool; `done()` runs nothing and frees everything. `options`
+ * (e.g. a small `bindingLimit`) go to the plan: the ops then take their chunked paths. Inside
+ * {@linkcode assertChunkedAgrees} the plan gets that test's binding limit by default.
+ */
+export function newPlan(
+  rt: GpuRuntime,
+  options: StepPlanOptions = {},
+): { plan: StepPlan; done: () => void } {
   const pool = new BufferPool(rt.device);
-  const plan = new StepPlan(rt, pool);
+  const plan = new StepPlan(rt, pool, { bindingLimit: _mode.limit, ...options });
   return {
     plan,
     done: () => {
+      _mode.dispatches += plan.dispatches.length;
       plan.dispose();
       pool.destroy();
     },
   };
+}
+
+const _mode: { limit?: number; record?: Float32Array[]; dispatches: number } = { dispatches: 0 };
+
+/**
+ * Record an output for {@linkcode assertChunkedAgrees} and return it.
+ *
+ * @param values Values read back from the GPU.
+ * @returns `values`.
+ */
+export function recorded(values: Float32Array): Float32Array {
+  recordOutput(values);
+  return values;
+}
+
+/** Keep a copy of an output for {@linkcode assertChunkedAgrees} (no-op outside it). */
+export function recordOutput(values: Float32Array): void {
+  _mode.record?.push(values.slice());
+}
+
+/**
+ * Run a test body twice — with the device's binding limit, then with `bindingLimit` on every
+ * plan made by {@linkcode newPlan} (so the ops split their dispatches into chunks) — and check
+ * that the chunked run made more dispatches and read back the same outputs (every
+ * {@linkcode readView} and `ParamSlots.read`): bit for bit by default, or within `tolerance`
+ * where chunking changes a summation order. The body's own reference checks run in both modes.
+ *
+ * @param bindingLimit The small binding limit in bytes.
+ * @param body The test body (creates its own data from a fixed seed).
+ * @param tolerance Closeness of the chunked outputs to the unchunked ones. @default exact
+ */
+export async function assertChunkedAgrees(
+  bindingLimit: number,
+  body: () => Promise<void>,
+  tolerance?: CloseOptions,
+): Promise<void> {
+  const runs: { outputs: Float32Array[]; dispatches: number }[] = [];
+  for (const limit of [undefined, bindingLimit]) {
+    Object.assign(_mode, { limit, record: [], dispatches: 0 });
+    try {
+      await body();
+      runs.push({ outputs: _mode.record!, dispatches: _mode.dispatches });
+    } finally {
+      Object.assign(_mode, { limit: undefined, record: undefined, dispatches: 0 });
+    }
+  }
+  const [a, b] = runs;
+  if (!(b.dispatches > a.dispatches)) {
+    throw new Error(
+      `The binding limit ${bindingLimit} made no chunks: ${b.dispatches} dispatches, ` +
+        `${a.dispatches} unchunked`,
+    );
+  }
+  if (a.outputs.length !== b.outputs.length || a.outputs.length === 0) {
+    throw new Error(`Read ${a.outputs.length} outputs unchunked, ${b.outputs.length} chunked`);
+  }
+  a.outputs.forEach((expected, i) => {
+    if (tolerance) {
+      assertClose(b.outputs[i], expected, { ...tolerance, label: `chunked output ${i}` });
+      return;
+    }
+    for (let k = 0; k < expected.length; k++) {
+      if (!Object.is(b.outputs[i][k], expected[k])) {
+        throw new Error(
+          `Chunked output ${i} differs at ${k}: ${b.outputs[i][k]} vs ${expected[k]} unchunked`,
+        );
+      }
+    }
+  });
 }
 
 /** Placements exercised by the view tests: whole buffer and an offset slice. */

@@ -24,7 +24,7 @@ import type { DiceVariant, EpsilonInput, Phi } from "../../lib/loss/dice_options
 import { assertClose } from "../_helpers/assert_close.ts";
 import { gpuTest, poisoned } from "../_helpers/gpu.ts";
 import { Rng } from "../_helpers/random.ts";
-import { embed, extract, type Placement } from "./_views.ts";
+import { embed, extract, newPlan, type Placement } from "./_views.ts";
 
 const PHIS: Phi[] = ["I", "CI", "BI", "BCI"];
 const VARIANTS: DiceVariant[] = ["plain", "leaf", "marginal"];
@@ -436,5 +436,46 @@ gpuTest(
     }
     h.destroy();
     pool.destroy();
+  },
+);
+
+gpuTest(
+  "diceLossGpu over groups of samples under a 64 KiB binding limit, bit for bit",
+  async (rt) => {
+    // Probabilities, target and gradient exceed 64 KiB (the per-invocation partials do not),
+    // so the partial and gradient kernels run
+    // per group of whole samples on buffer ranges; partials land where the unchunked kernels put
+    // them and the finalisation is unchanged, so loss, per-subset losses and gradient are
+    // bit-identical (and match the float64 reference as above).
+    const rng = new Rng(77);
+    for (const shape of [[3, 2, 13, 15, 17], [2, 4, 11, 13, 15]]) {
+      const C = shape[1];
+      const c = randomCase(shape, rng, [[0, C - 1], [shape[0] - 1, 0]]);
+      const h = new Harness(rt, c, { cTot: C + 2, cOff: 1 }, { cTot: C + 1, cOff: 1 });
+      for (const phi of PHIS) {
+        for (const variant of VARIANTS) {
+          const options = { phi, variant, epsilon: 0.5 };
+          const runs = [];
+          for (const bindingLimit of [undefined, 65536]) {
+            const { plan, done } = newPlan(rt, { bindingLimit });
+            const op = diceLossGpu(plan, h.probs, h.labels, options, {
+              loss: h.loss,
+              perSubset: h.perSubset,
+              grad: h.grad,
+            });
+            const got = await h.run(plan, op.subsetCount);
+            const label = `${JSON.stringify(shape)} ${phi} ${variant} limit ${bindingLimit}`;
+            checkAgainstReference(got, c, options, label);
+            runs.push({ got, dispatches: plan.dispatches.length });
+            done();
+          }
+          const [a, b] = runs;
+          assert.ok(b.dispatches > a.dispatches, "the 64 KiB limit made no chunks");
+          assert.deepEqual(b.got, a.got);
+        }
+      }
+      h.destroy();
+    }
+    await rt.checkCompilation();
   },
 );

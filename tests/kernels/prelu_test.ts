@@ -2,9 +2,11 @@ import * as ref from "../../lib/ref/prelu.ts";
 import { preluBackward, preluForward } from "../../lib/gpu/ops/prelu.ts";
 import type { Shape5 } from "../../lib/gpu/tensor.ts";
 import { assertClose } from "../_helpers/assert_close.ts";
+import type { GpuRuntime } from "../../lib/gpu/runtime.ts";
 import { gpuTest } from "../_helpers/gpu.ts";
 import { randomF32, Rng } from "../_helpers/random.ts";
 import { assertView, destroyViews, inputView, newPlan, outputView, placements } from "./_views.ts";
+import { assertChunkedAgrees } from "./_views.ts";
 import { assertGradFd, dot } from "./_fd.ts";
 import { ParamSlots } from "./_params.ts";
 
@@ -12,7 +14,7 @@ import { ParamSlots } from "./_params.ts";
 // O(1) values, each rounded once (≤ ε ≈ 6e-8 relative): ≤ 1e-7·count absolute.
 const TOL = { rtol: 1e-6, atol: 0 };
 
-gpuTest("preluForward and preluBackward match the float64 reference on views", async (rt) => {
+async function _reference(rt: GpuRuntime, small = false): Promise<void> {
   const rng = new Rng(41);
   const shapes: Shape5[] = [[1, 3, 5, 6, 7], [2, 5, 3, 4, 9], [2, 7, 9, 11, 13], [
     2,
@@ -22,6 +24,7 @@ gpuTest("preluForward and preluBackward match the float64 reference on views", a
     16,
   ]];
   for (const shape of shapes) {
+    if (small && shape.reduce((a, b) => a * b, 1) > 6000) continue;
     for (const place of placements(shape[1])) {
       for (const accumulate of [false, true]) {
         const [n, c, d, h, w] = shape;
@@ -62,7 +65,17 @@ gpuTest("preluForward and preluBackward match the float64 reference on views", a
       }
     }
   }
-});
+}
+
+gpuTest(
+  "preluForward and preluBackward match the float64 reference on views",
+  (rt) => _reference(rt),
+);
+
+gpuTest(
+  "preluForward and preluBackward match the float64 reference on views in row chunks under a 4 KiB binding limit, bit for bit",
+  (rt) => assertChunkedAgrees(4096, () => _reference(rt, true)),
+);
 
 gpuTest("preluForward and preluBackward work in place", async (rt) => {
   const rng = new Rng(42);

@@ -24,7 +24,8 @@ import { heuristicEpsilon } from "../../lib/loss/heuristic_epsilon.ts";
 import { assertClose } from "../_helpers/assert_close.ts";
 import { gpuTest, poisoned } from "../_helpers/gpu.ts";
 import { Rng } from "../_helpers/random.ts";
-import { embed } from "./_views.ts";
+import { assertChunkedAgrees, embed, newPlan, recorded } from "./_views.ts";
+import type { GpuRuntime } from "../../lib/gpu/runtime.ts";
 
 interface HostTelemetry {
   /** `[row·4 + (mean |g|, empty, labelled, bucket)]`, rows `b·K + k`. */
@@ -132,10 +133,10 @@ function randomCase(shape: Shape5, rng: Rng, empty: [number, number][]) {
   return { pred, target };
 }
 
-gpuTest("gradTelemetryGpu on an uploaded gradient matches float64 means of |g|", async (rt) => {
+async function _uploaded(rt: GpuRuntime, chunky = false): Promise<void> {
   const rng = new Rng(5);
   const pool = new BufferPool(rt.device);
-  const cases: { shape: Shape5; classes?: number[]; labeled?: boolean[][] }[] = [
+  const few: { shape: Shape5; classes?: number[]; labeled?: boolean[][] }[] = [
     { shape: [1, 1, 1, 1, 37] },
     { shape: [2, 3, 3, 5, 7] },
     { shape: [3, 4, 1, 9, 11], classes: [3, 1] },
@@ -144,6 +145,12 @@ gpuTest("gradTelemetryGpu on an uploaded gradient matches float64 means of |g|",
       labeled: [[true, false], [false, true]],
     },
   ];
+  // Volumes whose gradient and target exceed a 32 KiB binding (the partials do not).
+  const big: typeof few = [{ shape: [2, 2, 9, 11, 13] }, {
+    shape: [3, 3, 7, 9, 11],
+    classes: [2, 0],
+  }];
+  const cases = chunky ? big : few;
   for (const { shape, classes, labeled } of cases) {
     const [B, C, D, H, W] = shape;
     const V = D * H * W;
@@ -157,7 +164,7 @@ gpuTest("gradTelemetryGpu on an uploaded gradient matches float64 means of |g|",
     const summary = rt.createBuffer(poisoned(8));
     const K = classes?.length ?? C;
     const perMap = rt.createBuffer(poisoned(B * K * 4));
-    const plan = new StepPlan(rt, pool);
+    const { plan, done } = newPlan(rt);
     const tel = gradTelemetryGpu(
       plan,
       { buffer: gradBuffer, shape, channelStride: place.cTot, channelOffset: place.cOff },
@@ -165,7 +172,7 @@ gpuTest("gradTelemetryGpu on an uploaded gradient matches float64 means of |g|",
       { classes, labeled },
       { summary, perMap },
     );
-    const [s, m] = await plan.run([tel.summaryReadback, tel.perMapReadback!]);
+    const [s, m] = (await plan.run([tel.summaryReadback, tel.perMapReadback!])).map(recorded);
     const want = hostTelemetry(grad, target, B, C, V, classes, labeled);
     assertTelemetry(
       { perMap: m, summary: parseGradTelemetry(s) },
@@ -173,12 +180,22 @@ gpuTest("gradTelemetryGpu on an uploaded gradient matches float64 means of |g|",
       1e-5,
       JSON.stringify(shape),
     );
-    plan.dispose();
+    done();
     for (const b of [gradBuffer, labels, summary, perMap]) b.destroy();
   }
   await rt.checkCompilation();
   pool.destroy();
-});
+}
+
+gpuTest(
+  "gradTelemetryGpu on an uploaded gradient matches float64 means of |g|",
+  (rt) => _uploaded(rt),
+);
+
+gpuTest(
+  "gradTelemetryGpu over groups of samples under a 32 KiB binding limit, bit for bit",
+  (rt) => assertChunkedAgrees(32768, () => _uploaded(rt, true)),
+);
 
 gpuTest(
   "gradTelemetryGpu after diceLossGpu matches telemetry of the reference gradient",

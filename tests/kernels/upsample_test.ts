@@ -9,6 +9,7 @@ import {
 import { leakyReluBackward, leakyReluForward } from "../../lib/gpu/ops/leaky_relu.ts";
 import { channelSlice, type Shape5 } from "../../lib/gpu/tensor.ts";
 import { assertClose } from "../_helpers/assert_close.ts";
+import type { GpuRuntime } from "../../lib/gpu/runtime.ts";
 import { gpuTest, poisoned } from "../_helpers/gpu.ts";
 import { randomF32, Rng } from "../_helpers/random.ts";
 import {
@@ -21,6 +22,7 @@ import {
   outputView,
   placements,
 } from "./_views.ts";
+import { assertChunkedAgrees } from "./_views.ts";
 import { assertGradFd, dot } from "./_fd.ts";
 
 // Forward copies values (exact). Backward sums fD·fH·fW ≤ 8 values in [−1, 1): ≤ 7 roundings
@@ -37,9 +39,10 @@ const CASES: Array<[Shape5, UpsampleFactor]> = [
   [[2, 16, 8, 8, 8], [2, 2, 2]],
 ];
 
-gpuTest("upsampleForward and upsampleBackward match the float64 reference", async (rt) => {
+async function _reference(rt: GpuRuntime, small = false): Promise<void> {
   const rng = new Rng(81);
   for (const [shape, factor] of CASES) {
+    if (small && shape.reduce((a, b) => a * b, 1) > 6000) continue;
     for (const place of placements(shape[1])) {
       const count = shape.reduce((a, b) => a * b, 1);
       const outShape = upsampleOutputShape(shape, factor);
@@ -62,7 +65,14 @@ gpuTest("upsampleForward and upsampleBackward match the float64 reference", asyn
       destroyViews(xv, yv, dyv, dxv);
     }
   }
-});
+}
+
+gpuTest("upsampleForward and upsampleBackward match the float64 reference", (rt) => _reference(rt));
+
+gpuTest(
+  "upsampleForward and upsampleBackward match the float64 reference in row chunks under a 16 KiB binding limit, bit for bit",
+  (rt) => assertChunkedAgrees(16384, () => _reference(rt, true)),
+);
 
 gpuTest("concatenation by channel slices: upsample and LeakyReLU write one buffer", async (rt) => {
   // Decoder input = concat(upsample(bottom), lrelu(skip)) along channels, with no copy: each

@@ -8,6 +8,7 @@
 
 import type { KernelSpec } from "../kernel_spec.ts";
 import {
+  ROW_ORIGIN,
   ROW_WG,
   rowGrid,
   rowHeader,
@@ -31,7 +32,7 @@ export function addIntoSpec(vec: Vec): KernelSpec<AddIntoUniform> {
   return {
     name: `addInto${vec}`,
     bindings: { x: tensorBinding("read", vec), y: tensorBinding("read_write", vec) },
-    uniforms: { S: "u32", C: "u32", N: "u32", ...viewUniforms(["x", "y"]) },
+    uniforms: { S: "u32", C: "u32", N: "u32", ...ROW_ORIGIN, ...viewUniforms(["x", "y"]) },
     workgroupSize: ROW_WG,
     dispatch: rowGrid(vec),
     prelude: vecPrelude(vec),

@@ -182,6 +182,8 @@ export type ConvPackUniform =
   | "oD"
   | "oH"
   | "oW"
+  | "d0"
+  | "row0"
   | "rows";
 
 const PACK_WG = 64;
@@ -190,6 +192,11 @@ const PACK_WG = 64;
  * Copy a view `x` (`[N, C, D, H, W]`, any channel slice) into a packed, zero-padded buffer
  * `xp` (see {@linkcode ConvGeometry}); one invocation per padded row. Every float of `xp` is
  * written, so the buffer needs no clearing.
+ *
+ * A dispatch covers packed rows `[row0, rows)` (uniforms). Packed depth `dd` holds source depth
+ * `dd + d0 − oD`: with `d0 > 0` the buffer is a depth slab of the source whose halo holds the
+ * neighbouring slices (zero only outside the volume), which is how the conv ops split a volume
+ * that exceeds a binding into slabs.
  */
 export const conv3dPackSpec: KernelSpec<ConvPackUniform> = {
   name: "conv3dPack",
@@ -208,12 +215,14 @@ export const conv3dPackSpec: KernelSpec<ConvPackUniform> = {
     oD: "u32",
     oH: "u32",
     oW: "u32",
+    d0: "u32",
+    row0: "u32",
     rows: "u32",
   },
   workgroupSize: PACK_WG,
-  dispatch: ({ rows }) => grid1d(rows, PACK_WG),
+  dispatch: ({ row0, rows }) => grid1d(rows - row0, PACK_WG),
   body: wgsl`
-  let row = gid.x + gid.y * nwg.x * ${PACK_WG}u;
+  let row = gid.x + gid.y * nwg.x * ${PACK_WG}u + u.row0;
   if (row >= u.rows) { return; }
   let hh = row % u.Hp;
   let t1 = row / u.Hp;
@@ -221,7 +230,7 @@ export const conv3dPackSpec: KernelSpec<ConvPackUniform> = {
   let t2 = t1 / u.Dp;
   let c = t2 % u.Cb;
   let n = t2 / u.Cb;
-  let d = i32(dd) - i32(u.oD);
+  let d = i32(dd) + i32(u.d0) - i32(u.oD);
   let h = i32(hh) - i32(u.oH);
   let valid = c < u.C && d >= 0 && d < i32(u.D) && h >= 0 && h < i32(u.H);
   let src = select(0u, ((n * u.xTot + u.xOff + c) * u.D + u32(d)) * u.H * u.W + u32(h) * u.W, valid);
@@ -273,7 +282,7 @@ export function conv3dPackVec4Spec(shift: number): KernelSpec<ConvPackUniform> {
     workgroupSize: PACK_WG,
     dispatch: conv3dPackSpec.dispatch,
     body: wgsl`
-  let row = gid.x + gid.y * nwg.x * ${PACK_WG}u;
+  let row = gid.x + gid.y * nwg.x * ${PACK_WG}u + u.row0;
   if (row >= u.rows) { return; }
   let hh = row % u.Hp;
   let t1 = row / u.Hp;
@@ -281,7 +290,7 @@ export function conv3dPackVec4Spec(shift: number): KernelSpec<ConvPackUniform> {
   let t2 = t1 / u.Dp;
   let c = t2 % u.Cb;
   let n = t2 / u.Cb;
-  let d = i32(dd) - i32(u.oD);
+  let d = i32(dd) + i32(u.d0) - i32(u.oD);
   let h = i32(hh) - i32(u.oH);
   let valid = c < u.C && d >= 0 && d < i32(u.D) && h >= 0 && h < i32(u.H);
   let w4 = i32(u.W / 4u);
@@ -538,6 +547,9 @@ export type ConvUnpackUniform =
   | "Cp"
   | "Hq"
   | "Wq"
+  | "Dy"
+  | "d0"
+  | "row0"
   | "rows"
   | "accumulate";
 
@@ -545,6 +557,8 @@ export type ConvUnpackUniform =
  * Copy a tile-padded result `yp` (`[N, Cp, D, Hq, Wq]`, as written by
  * {@linkcode conv3dDirectSpec} into scratch) into a view `y` (`[N, C, D, H, W]`, any channel
  * slice), overwriting or (`accumulate = 1`) adding; one invocation per row of the view.
+ * A dispatch covers rows `[row0, rows)`; `yp` may be a depth slab of `D` slices that lands at
+ * depths `[d0, d0 + D)` of a view `Dy` deep.
  */
 export const conv3dUnpackSpec: KernelSpec<ConvUnpackUniform> = {
   name: "conv3dUnpack",
@@ -559,13 +573,16 @@ export const conv3dUnpackSpec: KernelSpec<ConvUnpackUniform> = {
     Cp: "u32",
     Hq: "u32",
     Wq: "u32",
+    Dy: "u32",
+    d0: "u32",
+    row0: "u32",
     rows: "u32",
     accumulate: "u32",
   },
   workgroupSize: PACK_WG,
-  dispatch: ({ rows }) => grid1d(rows, PACK_WG),
+  dispatch: ({ row0, rows }) => grid1d(rows - row0, PACK_WG),
   body: wgsl`
-  let row = gid.x + gid.y * nwg.x * ${PACK_WG}u;
+  let row = gid.x + gid.y * nwg.x * ${PACK_WG}u + u.row0;
   if (row >= u.rows) { return; }
   let h = row % u.H;
   let t1 = row / u.H;
@@ -574,7 +591,7 @@ export const conv3dUnpackSpec: KernelSpec<ConvUnpackUniform> = {
   let c = t2 % u.C;
   let n = t2 / u.C;
   let src = (((n * u.Cp + c) * u.D + d) * u.Hq + h) * u.Wq;
-  let dst = (((n * u.yTot + u.yOff + c) * u.D + d) * u.H + h) * u.W;
+  let dst = (((n * u.yTot + u.yOff + c) * u.Dy + d + u.d0) * u.H + h) * u.W;
   let acc = u.accumulate != 0u;
   for (var w = 0u; w < u.W; w++) {
     y[dst + w] = yp[src + w] + select(0.0, y[dst + w], acc);
@@ -599,7 +616,9 @@ export type ConvWeightGradUniform =
   | "rows"
   | "rpc"
   | "chunks"
-  | "coBlocks";
+  | "coBlocks"
+  | "chunk0"
+  | "chunkStride4";
 
 /**
  * Partial weight and bias gradients of a "same" convolution. Invocation `(chunk, ci, coBlock)`
@@ -608,7 +627,9 @@ export type ConvWeightGradUniform =
  * `T` taps, plus `Σ dy` per channel, and stores one record of `Tp` = {@linkcode gradRecordLength}`(T)`
  * floats per channel — `T` sums, the bias sum, zeros — at
  * `((chunk·Cin + ci)·coBlocks + coBlock)·co·Tp + c·Tp` (i.e. records ordered
- * `[chunk][ci][co padded]`), the layout {@linkcode convGradReduceSpec} reads. `xp` has
+ * `[chunk][ci][co padded]`), the layout {@linkcode convGradReduceSpec} reads; chunk `k` of the
+ * dispatch is record chunk `k + chunk0`, `chunkStride4 = Cin·coBlocks·co·Tp/4` (so several
+ * dispatches, one per depth slab, fill one record buffer). `xp` has
  * {@linkcode haloGeometry}, `dyp` {@linkcode alignedGeometry} with channels padded to `co`.
  *
  * @param options Kernel extent and blocking (compile-time constants).
@@ -710,6 +731,8 @@ export function conv3dWeightGradSpec(
       rpc: "u32",
       chunks: "u32",
       coBlocks: "u32",
+      chunk0: "u32",
+      chunkStride4: "u32",
     },
     workgroupSize: wg,
     // (chunk, ci, coBlock) flattened into one axis: with few chunks (small volumes) a grid of
@@ -747,7 +770,7 @@ export function conv3dWeightGradSpec(
       if (d == u.D) { d = 0u; n += 1u; }
     }
   }
-  let pb = ((chunk * u.Cin + ci) * u.coBlocks + cb) * ${(co * Tp) / 4}u;
+  let pb = (chunk + u.chunk0) * u.chunkStride4 + (ci * u.coBlocks + cb) * ${(co * Tp) / 4}u;
   ${stores.join("\n  ")}`,
   };
 }

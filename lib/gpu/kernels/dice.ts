@@ -20,6 +20,12 @@
  * llvmpipe's reassociating compiler from folding the compensation away, see `reduce.ts`), so a
  * sum over V voxels has a relative error of a few units in the last place, independent of V.
  *
+ * Chunks. The streaming kernels cover rows `[row0, rows)` (uniforms) with absolute row
+ * indices, and address the labels through `yOff` (like a view's channel offset), so an op
+ * whose tensors exceed a binding runs them on groups of whole samples bound as buffer ranges
+ * (`rowChunks` in `lib/gpu/tensor.ts`); partials and coefficients stay where an unchunked
+ * dispatch puts them, so the result is the same.
+ *
  * Layouts. Probabilities and gradient are NCDHW views (`(b·cTot + cOff + c)·V + i`); the
  * labels (targets) are a dense float32 `[B, C, V]`. Partials are float32
  * `[(row·Q + q)·P + chunk·WG + t]`, sums `[row·Q + q]`. Map rows (plain, leaf) are `b·K + k`
@@ -80,7 +86,9 @@ export type DicePartialUniform =
   | "cOff"
   | "perThread"
   | "chunks"
+  | "row0"
   | "rows"
+  | "yOff"
   | "one";
 
 /**
@@ -104,16 +112,18 @@ export const diceMapPartials: KernelSpec<DicePartialUniform> = {
     cOff: "u32",
     perThread: "u32",
     chunks: "u32",
+    row0: "u32",
     rows: "u32",
+    yOff: "u32",
     one: "f32",
   },
   workgroupSize: WG,
-  dispatch: ({ chunks, rows }) => [chunks, rows, 1],
+  dispatch: ({ chunks, row0, rows }) => [chunks, rows - row0, 1],
   body: wgsl`
-    let row = wid.y;
+    let row = wid.y + u.row0;
     let b = row / u.K;
     let c = classes[row - b * u.K];
-    let yBase = (b * u.C + c) * u.V;
+    let yBase = (b * u.C + u.yOff + c) * u.V;
     let pBase = (b * u.cTot + u.cOff + c) * u.V;
     let start = wid.x * ${WG}u * u.perThread + lid.x;
     let end = min(u.V, start + u.perThread * ${WG}u);
@@ -186,7 +196,7 @@ export function diceImagePartialsSpec(channels: number): KernelSpec<DicePartialU
     bindings: { probs: "read", labels: "read", partials: "write" },
     uniforms: diceMapPartials.uniforms,
     workgroupSize: WG,
-    dispatch: ({ chunks, rows }) => [chunks, rows, 1],
+    dispatch: ({ chunks, row0, rows }) => [chunks, rows - row0, 1],
     prelude: wgsl`
 fn kahan(acc: vec2<f32>, v: f32) -> vec2<f32> {
   let y = v - acc.y;
@@ -194,8 +204,8 @@ fn kahan(acc: vec2<f32>, v: f32) -> vec2<f32> {
   return vec2<f32>(t, (t - acc.x) - y);
 }`,
     body: wgsl`
-    let b = wid.y;
-    let yBase = b * ${C}u * u.V;
+    let b = wid.y + u.row0;
+    let yBase = (b * ${C}u + u.yOff) * u.V;
     let pBase = (b * u.cTot + u.cOff) * u.V;
     let start = wid.x * ${WG}u * u.perThread + lid.x;
     let end = min(u.V, start + u.perThread * ${WG}u);
@@ -415,7 +425,16 @@ fn mergedMask(b: u32) -> u32 {
 };
 
 /** Uniforms of {@linkcode diceGrad}. */
-export type DiceGradUniform = "V" | "C" | "cTot" | "cOff" | "perThread" | "chunks" | "rows";
+export type DiceGradUniform =
+  | "V"
+  | "C"
+  | "cTot"
+  | "cOff"
+  | "perThread"
+  | "chunks"
+  | "row0"
+  | "rows"
+  | "yOff";
 
 /**
  * `grad[b, c, i] = cY·y'[i] + cC` from the gradient record of map (b, c), where `y'` sums the
@@ -432,19 +451,21 @@ export const diceGrad: KernelSpec<DiceGradUniform> = {
     cOff: "u32",
     perThread: "u32",
     chunks: "u32",
+    row0: "u32",
     rows: "u32",
+    yOff: "u32",
   },
   workgroupSize: WG,
-  dispatch: ({ chunks, rows }) => [chunks, rows, 1],
+  dispatch: ({ chunks, row0, rows }) => [chunks, rows - row0, 1],
   body: wgsl`
-    let m = wid.y;
+    let m = wid.y + u.row0;
     let b = m / u.C;
     let c = m - b * u.C;
     let cy = bitcast<f32>(coef[4u * m]);
     let cc = bitcast<f32>(coef[4u * m + 1u]);
     let mask = coef[4u * m + 2u];
     let gBase = (b * u.cTot + u.cOff + c) * u.V;
-    let yImg = b * u.C * u.V;
+    let yImg = (b * u.C + u.yOff) * u.V;
     let start = wid.x * ${WG}u * u.perThread + lid.x;
     let end = min(u.V, start + u.perThread * ${WG}u);
     if (mask == 0u) {

@@ -32,6 +32,7 @@ import {
   COMBINE_WG,
   KAHAN_WGSL,
   PARTIAL_WG,
+  ROW_ORIGIN,
   ROW_WG,
   rowGrid,
   rowHeader,
@@ -41,7 +42,7 @@ import {
   vecPrelude,
   viewUniforms,
 } from "./reduce.ts";
-import { PARTIAL_HEADER } from "./segment_sum.ts";
+import { PARTIAL_HEADER, partialGrid } from "./segment_sum.ts";
 
 /** Compile-time options of the normalisation kernels. */
 export interface NormKernelOptions {
@@ -92,6 +93,7 @@ export function normApplySpec(options: NormKernelOptions): KernelSpec<NormApplyU
       S: "u32",
       C: "u32",
       N: "u32",
+      ...ROW_ORIGIN,
       ...viewUniforms(["x", "y"]),
       gStrideN: "u32",
       eps: "f32",
@@ -122,6 +124,7 @@ export type NormPartialUniform =
   | "xOff"
   | "dyTot"
   | "dyOff"
+  | "r0"
   | "rows"
   | "parts"
   | "chunkV"
@@ -170,6 +173,7 @@ export function normBackwardPartialSpec(
       SV: "u32",
       C: "u32",
       ...viewUniforms(["x", "dy"]),
+      r0: "u32",
       rows: "u32",
       parts: "u32",
       chunkV: "u32",
@@ -179,7 +183,7 @@ export function normBackwardPartialSpec(
       one: "f32",
     },
     workgroupSize: PARTIAL_WG,
-    dispatch: ({ rows, parts }) => grid1d(rows * parts, PARTIAL_WG),
+    dispatch: partialGrid,
     prelude: vecPrelude(vec) + KAHAN_WGSL,
     body: PARTIAL_HEADER + wgsl`
   let g = n * u.gStrideN + c;
@@ -339,6 +343,7 @@ export function normBackwardDxSpec(options: NormKernelOptions): KernelSpec<NormD
       S: "u32",
       C: "u32",
       N: "u32",
+      ...ROW_ORIGIN,
       ...viewUniforms(["x", "dy", "dx"]),
       gStrideN: "u32",
       eps: "f32",

@@ -12,6 +12,7 @@
 
 import type { KernelSpec } from "../kernel_spec.ts";
 import {
+  ROW_ORIGIN,
   ROW_WG,
   rowGrid,
   rowHeader,
@@ -58,7 +59,14 @@ export function leakyReluForwardSpec(
     bindings: inPlace
       ? { xy: tensorBinding("read_write", vec) }
       : { x: tensorBinding("read", vec), y: tensorBinding("write", vec) },
-    uniforms: { S: "u32", C: "u32", N: "u32", ...viewUniforms(["x", "y"]), slope: "f32" },
+    uniforms: {
+      S: "u32",
+      C: "u32",
+      N: "u32",
+      ...ROW_ORIGIN,
+      ...viewUniforms(["x", "y"]),
+      slope: "f32",
+    },
     workgroupSize: ROW_WG,
     dispatch: rowGrid(vec),
     prelude: vecPrelude(vec),
@@ -109,6 +117,7 @@ export function leakyReluBackwardSpec(
       S: "u32",
       C: "u32",
       N: "u32",
+      ...ROW_ORIGIN,
       ...viewUniforms(["x", "dy", "dx"]),
       slope: "f32",
     },

@@ -69,7 +69,8 @@ export type MaxPoolUniform =
   | "aTot"
   | "aOff"
   | "bTot"
-  | "bOff";
+  | "bOff"
+  | "iOff";
 
 const UNIFORMS = {
   NC: "u32",
@@ -86,6 +87,7 @@ const UNIFORMS = {
   aOff: "u32",
   bTot: "u32",
   bOff: "u32",
+  iOff: "u32",
 } as const;
 
 /**
@@ -113,7 +115,7 @@ function _header(window: PoolWindow, vec: Vec, gridW: string): string {
   let full = dg < u.Do && hg < u.Ho;
   let oPlane = u.Ho * wv;
   let oB = (n * u.bTot + u.bOff + c) * u.Do * oPlane + dg * oPlane + hg * wv + jw;
-  let iB = (nc * u.Do + dg) * oPlane + hg * wv + jw;
+  let iB = ((nc + u.iOff) * u.Do + dg) * oPlane + hg * wv + jw;
 `;
 }
 

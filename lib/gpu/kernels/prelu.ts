@@ -8,11 +8,12 @@
  * @module
  */
 
-import { grid1d, type KernelSpec, wgsl } from "../kernel_spec.ts";
+import { type KernelSpec, wgsl } from "../kernel_spec.ts";
 import type { UnaryKernelOptions } from "./leaky_relu.ts";
 import {
   KAHAN_WGSL,
   PARTIAL_WG,
+  ROW_ORIGIN,
   ROW_WG,
   rowGrid,
   rowHeader,
@@ -21,7 +22,7 @@ import {
   vecPrelude,
   viewUniforms,
 } from "./reduce.ts";
-import { PARTIAL_HEADER } from "./segment_sum.ts";
+import { PARTIAL_HEADER, partialGrid } from "./segment_sum.ts";
 
 /** Uniforms of {@linkcode preluForwardSpec}. */
 export type PreluForwardUniform = "S" | "C" | "N" | "xTot" | "xOff" | "yTot" | "yOff";
@@ -41,7 +42,7 @@ export function preluForwardSpec(options: UnaryKernelOptions): KernelSpec<PreluF
     bindings: inPlace
       ? { xy: tensorBinding("read_write", vec), slope: "read" }
       : { x: tensorBinding("read", vec), y: tensorBinding("write", vec), slope: "read" },
-    uniforms: { S: "u32", C: "u32", N: "u32", ...viewUniforms(["x", "y"]) },
+    uniforms: { S: "u32", C: "u32", N: "u32", ...ROW_ORIGIN, ...viewUniforms(["x", "y"]) },
     workgroupSize: ROW_WG,
     dispatch: rowGrid(vec),
     prelude: vecPrelude(vec),
@@ -64,6 +65,7 @@ export type PreluBackwardUniform =
   | "dyOff"
   | "dxTot"
   | "dxOff"
+  | "r0"
   | "rows"
   | "parts"
   | "chunkV"
@@ -100,13 +102,14 @@ export function preluBackwardSpec(options: UnaryKernelOptions): KernelSpec<Prelu
       SV: "u32",
       C: "u32",
       ...viewUniforms(["x", "dy", "dx"]),
+      r0: "u32",
       rows: "u32",
       parts: "u32",
       chunkV: "u32",
       one: "f32",
     },
     workgroupSize: PARTIAL_WG,
-    dispatch: ({ rows, parts }) => grid1d(rows * parts, PARTIAL_WG),
+    dispatch: partialGrid,
     prelude: vecPrelude(vec) + KAHAN_WGSL,
     body: PARTIAL_HEADER + wgsl`
   let a = slope[c];

@@ -117,10 +117,17 @@ export function rowGrid(
 }
 
 /**
- * WGSL that opens the row-grid walk: `c` and `n` from the workgroup id, `SV` (vector
- * elements per row), one `<name>B` base per tensor in vector elements
- * (`(n·<name>Tot + <name>Off + c)·SV`, uniforms `<name>Tot`, `<name>Off`), and `s0`, the first
- * vector index of this invocation. Follow it with {@linkcode rowLoop}.
+ * Uniforms `n0`, `c0` of the row-grid kernels: the first sample and channel of the dispatch
+ * (0 and 0 unless an op splits its rows into chunks, see `rowChunks` in `tensor.ts`).
+ */
+export const ROW_ORIGIN = { n0: "u32", c0: "u32" } as const;
+
+/**
+ * WGSL that opens the row-grid walk: `c = wid.y + c0` and `n = wid.z + n0` (absolute indices,
+ * uniforms {@linkcode ROW_ORIGIN}), `SV` (vector elements per row), one `<name>B` base per
+ * tensor in vector elements (`(n·<name>Tot + <name>Off + c)·SV`, uniforms `<name>Tot`,
+ * `<name>Off`; a chunked dispatch passes the window-relative `offAbs` as `<name>Off`), and
+ * `s0`, the first vector index of this invocation. Follow it with {@linkcode rowLoop}.
  *
  * @param tensors Tensor names, each with `Tot`/`Off` uniforms.
  * @param vec Vector width.
@@ -129,8 +136,8 @@ export function rowGrid(
 export function rowHeader(tensors: readonly string[], vec: Vec): string {
   const bases = tensors.map((t) => `  let ${t}B = (n * u.${t}Tot + u.${t}Off + c) * SV;`);
   return [
-    "  let c = wid.y;",
-    "  let n = wid.z;",
+    "  let c = wid.y + u.c0;",
+    "  let n = wid.z + u.n0;",
     `  let SV = u.S / ${vec}u;`,
     ...bases,
     `  let s0 = wid.x * ${ROW_WG * rowPer(vec)}u + lid.x;`,

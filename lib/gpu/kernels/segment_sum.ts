@@ -36,14 +36,20 @@ export type PartialUniform =
   | "C"
   | "xTot"
   | "xOff"
+  | "r0"
   | "rows"
   | "parts"
   | "chunkV"
   | "one";
 
-/** WGSL deriving `t`, `row`, `p`, `n`, `c`, `s0`, `s1` (vector units) of a partial invocation. */
+/**
+ * WGSL deriving `t`, `row`, `p`, `n`, `c`, `s0`, `s1` (vector units) of a partial invocation.
+ * The dispatch covers rows `[r0, rows)` (uniforms `r0`, `rows`; `r0 = 0` unless the op splits
+ * its rows into chunks), with `n`, `c` and `t` absolute, so partials land where an unchunked
+ * dispatch writes them.
+ */
 export const PARTIAL_HEADER: string = wgsl`
-  let t = gid.x + gid.y * nwg.x * ${PARTIAL_WG}u;
+  let t = gid.x + gid.y * nwg.x * ${PARTIAL_WG}u + u.r0 * u.parts;
   if (t >= u.rows * u.parts) { return; }
   let row = t / u.parts;
   let p = t - row * u.parts;
@@ -53,11 +59,25 @@ export const PARTIAL_HEADER: string = wgsl`
   let s1 = min(u.SV, s0 + u.chunkV);
 `;
 
+/**
+ * Workgroups of a partial kernel over rows `[r0, rows)`.
+ *
+ * @param u Uniforms `r0`, `rows`, `parts`.
+ * @returns The workgroup triple.
+ */
+export function partialGrid(
+  u: { r0: number; rows: number; parts: number },
+): [number, number, number] {
+  const [x, y, z] = grid1d((u.rows - u.r0) * u.parts, PARTIAL_WG);
+  return [x, y, z];
+}
+
 const PARTIAL_UNIFORMS = {
   SV: "u32",
   C: "u32",
   xTot: "u32",
   xOff: "u32",
+  r0: "u32",
   rows: "u32",
   parts: "u32",
   chunkV: "u32",
@@ -77,7 +97,7 @@ export function segmentStatsPartialSpec(vec: Vec): KernelSpec<PartialUniform> {
     bindings: { x: tensorBinding("read", vec), part: "write" },
     uniforms: PARTIAL_UNIFORMS,
     workgroupSize: PARTIAL_WG,
-    dispatch: ({ rows, parts }) => grid1d(rows * parts, PARTIAL_WG),
+    dispatch: partialGrid,
     prelude: vecPrelude(vec) + welfordMergeWgsl(vec),
     body: PARTIAL_HEADER + wgsl`
   let base = (n * u.xTot + u.xOff + c) * u.SV;
@@ -194,7 +214,7 @@ export function segmentSumPartialSpec(vec: Vec): KernelSpec<PartialUniform> {
     bindings: { x: tensorBinding("read", vec), part: "write" },
     uniforms: PARTIAL_UNIFORMS,
     workgroupSize: PARTIAL_WG,
-    dispatch: ({ rows, parts }) => grid1d(rows * parts, PARTIAL_WG),
+    dispatch: partialGrid,
     prelude: vecPrelude(vec) + KAHAN_WGSL,
     body: PARTIAL_HEADER + wgsl`
   let base = (n * u.xTot + u.xOff + c) * u.SV;

@@ -9,6 +9,7 @@
 import type { KernelSpec } from "../kernel_spec.ts";
 import type { UnaryKernelOptions } from "./leaky_relu.ts";
 import {
+  ROW_ORIGIN,
   ROW_WG,
   rowGrid,
   rowHeader,
@@ -38,7 +39,7 @@ export function sigmoidForwardSpec(
     bindings: inPlace
       ? { xy: tensorBinding("read_write", vec) }
       : { x: tensorBinding("read", vec), y: tensorBinding("write", vec) },
-    uniforms: { S: "u32", C: "u32", N: "u32", ...viewUniforms(["x", "y"]) },
+    uniforms: { S: "u32", C: "u32", N: "u32", ...ROW_ORIGIN, ...viewUniforms(["x", "y"]) },
     workgroupSize: ROW_WG,
     dispatch: rowGrid(vec),
     prelude: vecPrelude(vec),
@@ -86,7 +87,7 @@ export function sigmoidBackwardSpec(
         dy: tensorBinding("read", vec),
         dx: tensorBinding("write", vec),
       },
-    uniforms: { S: "u32", C: "u32", N: "u32", ...viewUniforms(["y", "dy", "dx"]) },
+    uniforms: { S: "u32", C: "u32", N: "u32", ...ROW_ORIGIN, ...viewUniforms(["y", "dy", "dx"]) },
     workgroupSize: ROW_WG,
     dispatch: rowGrid(vec),
     prelude: vecPrelude(vec),

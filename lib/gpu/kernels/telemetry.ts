@@ -43,10 +43,11 @@ const WG = TELEMETRY_WG;
 
 /**
  * Per-invocation partials `(Σ|g|, max|y|)` of map (b, kept class k) per workgroup row.
- * Grid `[chunks, B·K]`.
+ * Grid `[chunks, rows − row0]` over rows `[row0, rows)` of `B·K` (absolute; the labels are
+ * addressed through `yOff`, so chunks of whole samples can bind buffer ranges).
  */
 export const telemetryMapPartials: KernelSpec<
-  "V" | "C" | "K" | "cTot" | "cOff" | "perThread" | "chunks" | "rows" | "one"
+  "V" | "C" | "K" | "cTot" | "cOff" | "perThread" | "chunks" | "row0" | "rows" | "yOff" | "one"
 > = {
   name: "telemetryMapPartials",
   bindings: {
@@ -63,16 +64,18 @@ export const telemetryMapPartials: KernelSpec<
     cOff: "u32",
     perThread: "u32",
     chunks: "u32",
+    row0: "u32",
     rows: "u32",
+    yOff: "u32",
     one: "f32",
   },
   workgroupSize: WG,
-  dispatch: ({ chunks, rows }) => [chunks, rows, 1],
+  dispatch: ({ chunks, row0, rows }) => [chunks, rows - row0, 1],
   body: wgsl`
-    let row = wid.y;
+    let row = wid.y + u.row0;
     let b = row / u.K;
     let c = classes[row - b * u.K];
-    let yBase = (b * u.C + c) * u.V;
+    let yBase = (b * u.C + u.yOff + c) * u.V;
     let gBase = (b * u.cTot + u.cOff + c) * u.V;
     let start = wid.x * ${WG}u * u.perThread + lid.x;
     let end = min(u.V, start + u.perThread * ${WG}u);

@@ -12,7 +12,7 @@ import { ADAM_HYPER_LENGTH, adamSpec } from "../kernels/adam.ts";
 import type { Vec } from "../kernels/reduce.ts";
 import type { BufferArg, Dispatch } from "../runtime.ts";
 import type { StepPlan } from "../step_plan.ts";
-import { checkNoWriteAlias, checkParam, floatsOf } from "./reduce.ts";
+import { bufferOf, checkNoWriteAlias, checkParam, floatsOf } from "./reduce.ts";
 
 /** One group of parameters updated together (e.g. a `ParamStore`'s flat buffers). */
 export interface AdamGroup {
@@ -157,13 +157,12 @@ export function adamUpdate(
   const hyper = plan.scratch(ADAM_HYPER_LENGTH * 4, `${op}.hyper`);
   let lr = resolved.lr;
   plan.rt.write(hyper, adamHyper(1, resolved));
-  const dispatches = prepared.map((g) =>
-    plan.push(
-      adamSpec({ decayMask: g.masked, vec: g.vec }),
-      { ...g.buffers, hyper },
-      { count: g.count / g.vec },
-    )
-  );
+  const dispatches = prepared.flatMap((g) => {
+    const spec = adamSpec({ decayMask: g.masked, vec: g.vec });
+    return _ranges(plan, g.buffers, g.count).map(({ buffers, count }) =>
+      plan.push(spec, { ...buffers, hyper }, { count: count / g.vec })
+    );
+  });
   return {
     hyper,
     dispatches,
@@ -173,4 +172,38 @@ export function adamUpdate(
       plan.rt.write(hyper, adamHyper(step, { ...resolved, lr }));
     },
   };
+}
+
+/**
+ * The bindings of an Adam group, split into ranges of at most the plan's binding limit: one
+ * range (the buffers as given) when they fit, else consecutive ranges whose offsets advance by
+ * a multiple of the storage offset alignment. Adam is elementwise, so every range computes
+ * exactly what the whole dispatch would.
+ */
+function _ranges(
+  plan: StepPlan,
+  buffers: Record<string, BufferArg>,
+  count: number,
+): { buffers: Record<string, BufferArg>; count: number }[] {
+  const limit = plan.bindingLimit;
+  const fits = Object.values(buffers).every((b) =>
+    (b instanceof GPUBuffer ? b.size : b.size ?? b.buffer.size - (b.offset ?? 0)) <= limit
+  );
+  if (fits) return [{ buffers, count }];
+  const quantum = Math.max(4, plan.rt.storageAlignment / 4); // floats
+  const per = Math.floor(limit / 4 / quantum) * quantum;
+  const out: { buffers: Record<string, BufferArg>; count: number }[] = [];
+  for (let start = 0; start < count; start += per) {
+    const n = Math.min(per, count - start);
+    const part: Record<string, BufferArg> = {};
+    for (const [name, b] of Object.entries(buffers)) {
+      part[name] = {
+        buffer: bufferOf(b),
+        offset: (b instanceof GPUBuffer ? 0 : b.offset ?? 0) + start * 4,
+        size: n * 4,
+      };
+    }
+    out.push({ buffers: part, count: n });
+  }
+  return out;
 }

@@ -9,28 +9,46 @@ import { vecFor } from "../kernels/reduce.ts";
 import type { Dispatch } from "../runtime.ts";
 import type { StepPlan } from "../step_plan.ts";
 import type { TensorView } from "../tensor.ts";
-import { checkElementCount, checkNoWriteAlias, sameShapeLayouts, viewFields } from "./reduce.ts";
+import {
+  checkElementCount,
+  checkNoWriteAlias,
+  chunkExtent,
+  pushRowChunks,
+  rowTensor,
+  sameShapeLayouts,
+  windowFields,
+} from "./reduce.ts";
 
 /**
- * Push `y += x` (one dispatch).
+ * Push `y += x` (one dispatch, or one per row chunk when a view exceeds the plan's binding
+ * limit).
  *
  * @param plan The step plan.
  * @param x Addend view `[N, C, D, H, W]`.
  * @param y Accumulator view of the same shape, in another buffer.
- * @returns The dispatch.
+ * @returns The dispatches.
  * @throws {TypeError} When a view is invalid, the shapes differ, or `y` shares `x`'s buffer.
+ * @throws {RangeError} When one row does not fit a binding.
  */
-export function addInto(plan: StepPlan, x: TensorView, y: TensorView): Dispatch {
+export function addInto(plan: StepPlan, x: TensorView, y: TensorView): Dispatch[] {
   const op = "addInto";
   const l = sameShapeLayouts(op, { x, y });
   checkElementCount(op, l.x);
   checkNoWriteAlias(op, { y: y.buffer }, { x: x.buffer });
   const vec = vecFor(l.x.spatial);
-  return plan.push(addIntoSpec(vec), { x: x.buffer, y: y.buffer }, {
-    S: l.x.spatial,
-    C: l.x.c,
-    N: l.x.n,
-    ...viewFields("x", l.x),
-    ...viewFields("y", l.y),
-  });
+  const tensors = { x: rowTensor(x, l.x, vec), y: rowTensor(y, l.y, vec) };
+  return pushRowChunks(
+    plan,
+    op,
+    l.x.n,
+    l.x.c,
+    tensors,
+    (ch, w) =>
+      plan.push(addIntoSpec(vec), { x: w.x.binding, y: w.y.binding }, {
+        S: l.x.spatial,
+        ...chunkExtent(ch),
+        ...windowFields("x", l.x, w.x),
+        ...windowFields("y", l.y, w.y),
+      }),
+  );
 }

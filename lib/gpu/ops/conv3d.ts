@@ -42,9 +42,10 @@ import {
   type Kernel3,
 } from "../kernels/conv3d.ts";
 import type { BufferArg, Dispatch } from "../runtime.ts";
-import { checkNoWriteAlias, checkParam } from "./reduce.ts";
+import { checkNoWriteAlias } from "./reduce.ts";
 import type { StepPlan } from "../step_plan.ts";
-import { layoutOf, type TensorView, type ViewLayout } from "../tensor.ts";
+import { checkBinding, checkFloats, checkU32, fitsBinding, isCpuAdapter } from "./_checks.ts";
+import { layoutOf, rowChunks, type TensorView, type ViewLayout } from "../tensor.ts";
 
 /**
  * An activation in a packed, zero-padded layout: a plan scratch copy, or the view's own buffer
@@ -113,8 +114,11 @@ export interface Conv3dBackwardWeightOptions {
 
 /** What {@linkcode conv3dForward} pushed. */
 export interface Conv3dForwardResult {
-  /** The packed input, reusable by {@linkcode conv3dBackwardWeight}. */
-  packedInput: PackedActivation;
+  /**
+   * The packed input, reusable by {@linkcode conv3dBackwardWeight}; undefined when the op ran
+   * in depth slabs (its operands exceed the plan's binding limit), which pack per slab.
+   */
+  packedInput?: PackedActivation;
   /** The dispatches pushed, in order. */
   dispatches: Dispatch[];
 }
@@ -151,13 +155,17 @@ export function conv3dForward(
   const ly = layoutOf(y, `${op} y`);
   _checkSpatial(op, "y", ly, lx);
   const T = _taps(options.kernel);
-  _checkFloats(op, "weight", weight, ly.c * lx.c * T);
-  if (bias) _checkFloats(op, "bias", bias, ly.c);
+  checkFloats(op, "weight", weight, ly.c * lx.c * T);
+  if (bias) checkFloats(op, "bias", bias, ly.c);
   const dispatches: Dispatch[] = [];
   const geometry = haloGeometry(x.shape, options.kernel);
-  const packedInput = packActivation(plan, x, geometry, dispatches, op, y.buffer);
-  const blocking = { ...defaultDirectBlocking(_isCpu(plan), ly.c), ...options.blocking };
+  const blocking = { ...defaultDirectBlocking(isCpuAdapter(plan), ly.c), ...options.blocking };
   const wp = _packWeights(plan, weight, bias, lx.c, ly.c, T, blocking.co, false, dispatches);
+  if (!_directFits(plan, x, lx, geometry, ly, blocking, y.buffer)) {
+    _slabDirect(plan, x, lx, wp, y, ly, options.kernel, blocking, false, op, dispatches);
+    return { dispatches };
+  }
+  const packedInput = packActivation(plan, x, geometry, dispatches, op, y.buffer);
   _direct(plan, packedInput, wp, y, ly, options.kernel, blocking, false, op, dispatches);
   return { packedInput, dispatches };
 }
@@ -188,13 +196,17 @@ export function conv3dBackwardInput(
   const ldx = layoutOf(dx, `${op} dx`);
   _checkSpatial(op, "dx", ldx, ldy);
   const T = _taps(options.kernel);
-  _checkFloats(op, "weight", weight, ldy.c * ldx.c * T);
+  checkFloats(op, "weight", weight, ldy.c * ldx.c * T);
   const dispatches: Dispatch[] = [];
   const geometry = haloGeometry(dy.shape, options.kernel);
-  const packed = packActivation(plan, dy, geometry, dispatches, op, dx.buffer);
-  const blocking = { ...defaultDirectBlocking(_isCpu(plan), ldx.c), ...options.blocking };
+  const blocking = { ...defaultDirectBlocking(isCpuAdapter(plan), ldx.c), ...options.blocking };
   const wp = _packWeights(plan, weight, undefined, ldx.c, ldy.c, T, blocking.co, true, dispatches);
   const accumulate = options.accumulate ?? false;
+  if (!_directFits(plan, dy, ldy, geometry, ldx, blocking, dx.buffer)) {
+    _slabDirect(plan, dy, ldy, wp, dx, ldx, options.kernel, blocking, accumulate, op, dispatches);
+    return dispatches;
+  }
+  const packed = packActivation(plan, dy, geometry, dispatches, op, dx.buffer);
   _direct(plan, packed, wp, dx, ldx, options.kernel, blocking, accumulate, op, dispatches);
   return dispatches;
 }
@@ -233,16 +245,21 @@ export function conv3dBackwardWeight(
   const T = _taps(kernel);
   const Cin = lx.c;
   const Cout = ldy.c;
-  _checkFloats(op, "dWeight", dWeight, Cout * Cin * T);
+  checkFloats(op, "dWeight", dWeight, Cout * Cin * T);
   if (dBias) {
-    _checkFloats(op, "dBias", dBias, Cout);
+    checkFloats(op, "dBias", dBias, Cout);
     // Disjoint ranges of one buffer (a flat gradient buffer) are fine; overlaps are not.
     checkNoWriteAlias(op, { dWeight, dBias }, {});
   }
-  const cpu = _isCpu(plan);
+  const cpu = isCpuAdapter(plan);
   const blocking = { ...defaultWeightGradBlocking(cpu, Cout), ...options.blocking };
   const dispatches: Dispatch[] = [];
   const geometry = haloGeometry(x.shape, kernel);
+  const dyGeometry = alignedGeometry(dy.shape, blocking.co);
+  if (!_weightGradFits(plan, x, lx, geometry, dy, ldy, dyGeometry, blocking, T)) {
+    _slabWeightGrad(plan, x, lx, dy, ldy, dWeight, dBias, kernel, blocking, options, dispatches);
+    return dispatches;
+  }
   let xp: PackedActivation;
   if (options.packedInput) {
     const p = options.packedInput;
@@ -256,7 +273,6 @@ export function conv3dBackwardWeight(
   } else {
     xp = packActivation(plan, x, geometry, dispatches, op);
   }
-  const dyGeometry = alignedGeometry(dy.shape, blocking.co);
   const dyp = packActivation(plan, dy, dyGeometry, dispatches, op);
 
   const nHB = Math.ceil(lx.h / blocking.ph);
@@ -266,12 +282,12 @@ export function conv3dBackwardWeight(
   const { chunks, rpc } = weightGradChunks(rows, nWB, Cin * coBlocks, cpu);
   const coP = coBlocks * blocking.co;
   const stride = Cin * coP * gradRecordLength(T);
-  _checkBinding(plan, op, "partial sums", chunks * stride);
+  checkBinding(plan, op, "partial sums", chunks * stride);
   const part = plan.scratch(chunks * stride * 4, `${op}.part`);
   dispatches.push(plan.push(conv3dWeightGradSpec({ kernel, blocking }), {
-    xp: xp.buffer,
-    dyp: dyp.buffer,
-    part,
+    xp: _span(plan, xp.buffer, _packedBytes(xp)),
+    dyp: _span(plan, dyp.buffer, _packedBytes(dyp)),
+    part: _span(plan, part, chunks * stride * 4),
   }, {
     Cin,
     D: lx.d,
@@ -290,8 +306,19 @@ export function conv3dBackwardWeight(
     rpc,
     chunks,
     coBlocks,
+    chunk0: 0,
+    chunkStride4: stride / 4,
   }));
-  const partials = { part, cin: Cin, cout: Cout, taps: T, coP, coMajor: true, stride, chunks };
+  const partials = {
+    part: _span(plan, part, chunks * stride * 4),
+    cin: Cin,
+    cout: Cout,
+    taps: T,
+    coP,
+    coMajor: true,
+    stride,
+    chunks,
+  };
   dispatches.push(
     pushGradReduce(plan, partials, dWeight, dBias, options.accumulate ?? false, op),
   );
@@ -337,8 +364,8 @@ export function weightGradChunks(
 
 /** Layout of the partial records that {@linkcode pushGradReduce} sums. */
 export interface GradPartials {
-  /** The partial records, `chunks · stride` floats. */
-  part: GPUBuffer;
+  /** The partial records, `chunks · stride` floats (a buffer, or a range from byte 0). */
+  part: BufferArg;
   /** Input channels. */
   cin: number;
   /** Output channels. */
@@ -394,8 +421,8 @@ export function pushGradReduce(
 
 /** Where a tile-storing kernel writes (its `y*` uniforms) and how to finish. */
 export interface TileTarget {
-  /** Buffer to bind as the kernel's output. */
-  buffer: GPUBuffer;
+  /** Buffer (or range from byte 0) to bind as the kernel's output. */
+  buffer: BufferArg;
   /** Output uniforms of the kernel (`vec4` addressing, accumulate flag). */
   uniforms: {
     yTot: number;
@@ -432,10 +459,10 @@ export function tileTarget(
 ): TileTarget {
   const ly = layoutOf(y, `${op} output`);
   const [tc, th, tw] = tile;
-  _checkU32(op, ly.n * ly.cTot * ly.spatial);
+  checkU32(op, ly.n * ly.cTot * ly.spatial);
   if (ly.c % tc === 0 && ly.h % th === 0 && ly.w % tw === 0) {
     return {
-      buffer: y.buffer,
+      buffer: _span(plan, y.buffer, viewSpan(ly)),
       uniforms: {
         yTot: ly.cTot,
         yOff: ly.cOff,
@@ -451,7 +478,7 @@ export function tileTarget(
   const hq = Math.ceil(ly.h / th) * th;
   const wq = Math.ceil(ly.w / tw) * tw;
   const floats = ly.n * cp * ly.d * hq * wq;
-  _checkBinding(plan, op, "tile-padded output", floats);
+  checkBinding(plan, op, "tile-padded output", floats);
   const yp = plan.scratch(floats * 4, `${op}.tiles`);
   return {
     buffer: yp,
@@ -464,7 +491,7 @@ export function tileTarget(
       accumulate: 0,
     },
     finish: (dispatches) => {
-      dispatches.push(plan.push(conv3dUnpackSpec, { yp, y: y.buffer }, {
+      dispatches.push(plan.push(conv3dUnpackSpec, { yp, y: _span(plan, y.buffer, viewSpan(ly)) }, {
         C: ly.c,
         D: ly.d,
         H: ly.h,
@@ -474,6 +501,9 @@ export function tileTarget(
         Cp: cp,
         Hq: hq,
         Wq: wq,
+        Dy: ly.d,
+        d0: 0,
+        row0: 0,
         rows: ly.n * ly.c * ly.d * ly.h,
         accumulate: accumulate ? 1 : 0,
       }));
@@ -501,7 +531,11 @@ function _direct(
   const coBlocks = Math.ceil(ly.c / co);
   const target = tileTarget(plan, y, [co, ph, pw], accumulate, op);
   dispatches.push(
-    plan.push(conv3dDirectSpec({ kernel, blocking }), { xp: xp.buffer, wp, y: target.buffer }, {
+    plan.push(conv3dDirectSpec({ kernel, blocking }), {
+      xp: _span(plan, xp.buffer, _packedBytes(xp)),
+      wp,
+      y: target.buffer,
+    }, {
       Cin: xp.shape[1],
       xTot: xp.channelStride,
       xOff: xp.channelOffset,
@@ -545,7 +579,7 @@ export function packActivation(
   avoid?: GPUBuffer,
 ): PackedActivation {
   const lx = layoutOf(x, `${op} x`);
-  _checkU32(op, lx.n * lx.cTot * lx.spatial);
+  checkU32(op, lx.n * lx.cTot * lx.spatial);
   const shape = x.shape;
   if (
     x.buffer !== avoid && geometry.offset.every((o) => o === 0) && geometry.cb === lx.c &&
@@ -554,11 +588,11 @@ export function packActivation(
     return { buffer: x.buffer, geometry, shape, channelStride: lx.cTot, channelOffset: lx.cOff };
   }
   const floats = geometryFloats(geometry);
-  _checkBinding(plan, op, "packed activation", floats);
+  checkBinding(plan, op, "packed activation", floats);
   const buffer = plan.scratch(floats * 4, `${op}.packed`);
   const rows = geometry.n * geometry.cb * geometry.dp * geometry.hp;
   const spec = lx.w % 4 === 0 ? conv3dPackVec4Spec(geometry.offset[2] % 4) : conv3dPackSpec;
-  dispatches.push(plan.push(spec, { x: x.buffer, xp: buffer }, {
+  dispatches.push(plan.push(spec, { x: _span(plan, x.buffer, viewSpan(lx)), xp: buffer }, {
     C: lx.c,
     D: lx.d,
     H: lx.h,
@@ -572,6 +606,8 @@ export function packActivation(
     oD: geometry.offset[0],
     oH: geometry.offset[1],
     oW: geometry.offset[2],
+    d0: 0,
+    row0: 0,
     rows,
   }));
   return { buffer, geometry, shape, channelStride: geometry.cb, channelOffset: 0 };
@@ -626,33 +662,363 @@ function _checkSpatial(op: string, name: string, a: ViewLayout, b: ViewLayout): 
   }
 }
 
-function _checkFloats(op: string, name: string, buffer: BufferArg, floats: number): void {
-  checkParam(op, name, buffer, floats);
-}
-
-function _checkBinding(plan: StepPlan, op: string, what: string, floats: number): void {
-  const limit = plan.rt.device.limits.maxStorageBufferBindingSize;
-  if (floats * 4 > limit) {
-    throw new RangeError(
-      `Cannot run ${op}: ${what} need ${floats * 4} bytes, the binding limit is ${limit}`,
-    );
-  }
-  _checkU32(op, floats);
-}
-
-function _checkU32(op: string, elements: number): void {
-  if (elements >= 2 ** 32) {
-    throw new RangeError(`Cannot run ${op}: ${elements} elements exceed u32 indexing`);
-  }
-}
-
 function _sameGeometry(a: ConvGeometry, b: ConvGeometry): boolean {
   return a.n === b.n && a.cb === b.cb && a.dp === b.dp && a.hp === b.hp && a.wp === b.wp &&
     a.offset.every((v, i) => v === b.offset[i]);
 }
 
-function _isCpu(plan: StepPlan): boolean {
-  const info = (plan.rt.device as unknown as { adapterInfo?: { isFallbackAdapter?: boolean } })
-    .adapterInfo;
-  return Boolean(info?.isFallbackAdapter);
+/** Bytes from the start of a view's buffer to the end of its last row. */
+function viewSpan(l: ViewLayout): number {
+  return ((l.n - 1) * l.cTot + l.cOff + l.c) * l.spatial * 4;
+}
+
+/** Bytes from the start of a packed activation's buffer to the end of its last row. */
+function _packedBytes(p: PackedActivation): number {
+  const g = p.geometry;
+  return ((g.n - 1) * p.channelStride + p.channelOffset + g.cb) * g.dp * g.hp * g.wp * 4;
+}
+
+/** The whole buffer when it fits one binding, else its first `bytes` bytes (a view's span). */
+function _span(plan: StepPlan, buffer: GPUBuffer, bytes: number): BufferArg {
+  return buffer.size <= plan.bindingLimit ? buffer : { buffer, offset: 0, size: bytes };
+}
+
+/** Whether a packed copy of `x` is needed for `geometry` (see {@linkcode packActivation}). */
+function _needsPack(x: TensorView, l: ViewLayout, g: ConvGeometry, avoid?: GPUBuffer): boolean {
+  return !(x.buffer !== avoid && g.offset.every((o) => o === 0) && g.cb === l.c &&
+    g.dp === l.d && g.hp === l.h && g.wp === l.w);
+}
+
+/** Whether every binding of the unchunked direct conv (pack, conv, unpack) fits. */
+function _directFits(
+  plan: StepPlan,
+  x: TensorView,
+  lx: ViewLayout,
+  geometry: ConvGeometry,
+  ly: ViewLayout,
+  blocking: ConvDirectBlocking,
+  avoid: GPUBuffer,
+): boolean {
+  if (!fitsBinding(plan, viewSpan(lx) / 4) || !fitsBinding(plan, viewSpan(ly) / 4)) return false;
+  if (_needsPack(x, lx, geometry, avoid) && !fitsBinding(plan, geometryFloats(geometry))) {
+    return false;
+  }
+  const { co, ph, pw } = blocking;
+  if (ly.c % co === 0 && ly.h % ph === 0 && ly.w % pw === 0) return true;
+  const tiles = ly.n * Math.ceil(ly.c / co) * co * ly.d * Math.ceil(ly.h / ph) * ph *
+    Math.ceil(ly.w / pw) * pw;
+  return fitsBinding(plan, tiles);
+}
+
+/** Whether every binding of the unchunked weight gradient fits. */
+function _weightGradFits(
+  plan: StepPlan,
+  x: TensorView,
+  lx: ViewLayout,
+  geometry: ConvGeometry,
+  dy: TensorView,
+  ldy: ViewLayout,
+  dyGeometry: ConvGeometry,
+  blocking: ConvWeightGradBlocking,
+  taps: number,
+): boolean {
+  if (!fitsBinding(plan, viewSpan(lx) / 4) || !fitsBinding(plan, viewSpan(ldy) / 4)) {
+    return false;
+  }
+  if (_needsPack(x, lx, geometry) && !fitsBinding(plan, geometryFloats(geometry))) return false;
+  if (_needsPack(dy, ldy, dyGeometry) && !fitsBinding(plan, geometryFloats(dyGeometry))) {
+    return false;
+  }
+  const nHB = Math.ceil(lx.h / blocking.ph);
+  const nWB = Math.ceil(lx.w / blocking.pw);
+  const coBlocks = Math.ceil(ldy.c / blocking.co);
+  const { chunks } = weightGradChunks(lx.n * lx.d * nHB, nWB, lx.c * coBlocks, isCpuAdapter(plan));
+  return fitsBinding(plan, chunks * lx.c * coBlocks * blocking.co * gradRecordLength(taps));
+}
+
+/**
+ * Depth slices per slab: the most that keep every slab buffer (`floatsPerSlice` floats per
+ * slice plus `halo` extra slices each) within the binding limit.
+ */
+function _slabDepth(
+  plan: StepPlan,
+  op: string,
+  depth: number,
+  buffers: readonly { what: string; floatsPerSlice: number; halo: number }[],
+): number {
+  let s = depth;
+  for (const b of buffers) {
+    const fit = Math.floor(plan.bindingLimit / (4 * b.floatsPerSlice)) - b.halo;
+    if (fit < 1) {
+      throw new RangeError(
+        `Cannot run ${op}: ${b.what} of one depth slice need ${
+          (1 + b.halo) * b.floatsPerSlice * 4
+        } bytes, the binding limit is ${plan.bindingLimit}`,
+      );
+    }
+    s = Math.min(s, fit);
+  }
+  return s;
+}
+
+/** A plan scratch buffer bound as exactly its first `bytes` bytes. */
+function _scratchRange(plan: StepPlan, bytes: number, label: string) {
+  return { buffer: plan.scratch(bytes, label), offset: 0, size: bytes };
+}
+
+/**
+ * Pack depths `[d0 − oD, d0 − oD + g.dp)` of sample `n` of `x` into `xs` (geometry `g`, one
+ * sample), one dispatch per range of channels whose rows fit a binding.
+ */
+function _packSlab(
+  plan: StepPlan,
+  x: TensorView,
+  lx: ViewLayout,
+  n: number,
+  d0: number,
+  g: ConvGeometry,
+  xs: BufferArg,
+  dispatches: Dispatch[],
+  op: string,
+): void {
+  const vec = lx.w % 4 === 0 ? 4 : 1;
+  const sample = {
+    buffer: x.buffer,
+    cTot: lx.cTot,
+    cOff: n * lx.cTot + lx.cOff,
+    plane: lx.spatial,
+    vec,
+  };
+  const chunks = rowChunks(op, 1, lx.c, [sample], plan.limits);
+  const spec = vec === 4 ? conv3dPackVec4Spec(g.offset[2] % 4) : conv3dPackSpec;
+  const rowsPerChannel = g.dp * g.hp;
+  chunks.forEach((ch, i) => {
+    const end = i === chunks.length - 1 ? g.cb : ch.c0 + ch.cc; // the last writes the padding
+    dispatches.push(plan.push(spec, { x: ch.windows[0].binding, xp: xs }, {
+      C: lx.c,
+      D: lx.d,
+      H: lx.h,
+      W: lx.w,
+      xTot: lx.cTot,
+      xOff: ch.windows[0].offAbs,
+      Cb: g.cb,
+      Dp: g.dp,
+      Hp: g.hp,
+      Wp4: g.wp / 4,
+      oD: g.offset[0],
+      oH: g.offset[1],
+      oW: g.offset[2],
+      d0,
+      row0: ch.c0 * rowsPerChannel,
+      rows: end * rowsPerChannel,
+    }));
+  });
+}
+
+/**
+ * The direct conv in depth slabs (operands that exceed a binding): per sample and slab, pack
+ * the slab with its halo, convolve into a slab of output tiles, unpack into `y`. Every output
+ * element is the same sum in the same order as unchunked, so results are bit-identical.
+ */
+function _slabDirect(
+  plan: StepPlan,
+  x: TensorView,
+  lx: ViewLayout,
+  wp: GPUBuffer,
+  y: TensorView,
+  ly: ViewLayout,
+  kernel: Kernel3,
+  blocking: ConvDirectBlocking,
+  accumulate: boolean,
+  op: string,
+  dispatches: Dispatch[],
+): void {
+  const full = haloGeometry(x.shape, kernel);
+  const { ph, pw, co } = blocking;
+  const nHB = Math.ceil(ly.h / ph);
+  const nWB = Math.ceil(ly.w / pw);
+  const coBlocks = Math.ceil(ly.c / co);
+  const cp = coBlocks * co;
+  const hq = nHB * ph;
+  const wq = nWB * pw;
+  const halo = kernel[0] - 1;
+  const perX = lx.c * full.hp * full.wp;
+  const s = _slabDepth(plan, op, lx.d, [
+    { what: "the packed input slab", floatsPerSlice: perX, halo },
+    { what: "the output tiles", floatsPerSlice: cp * hq * wq, halo: 0 },
+  ]);
+  const xs = _scratchRange(plan, (s + halo) * perX * 4, `${op}.slab`);
+  const ys = _scratchRange(plan, s * cp * hq * wq * 4, `${op}.slabTiles`);
+  const spec = conv3dDirectSpec({ kernel, blocking });
+  for (let n = 0; n < lx.n; n++) {
+    for (let d0 = 0; d0 < lx.d; d0 += s) {
+      const sd = Math.min(s, lx.d - d0);
+      const g: ConvGeometry = { ...full, n: 1, dp: sd + halo };
+      _packSlab(plan, x, lx, n, d0, g, xs, dispatches, op);
+      dispatches.push(plan.push(spec, { xp: xs, wp, y: ys }, {
+        Cin: lx.c,
+        xTot: lx.c,
+        xOff: 0,
+        Dp: g.dp,
+        Hp: g.hp,
+        Wp4: g.wp / 4,
+        CoP4: cp / 4,
+        nHB,
+        nWB,
+        blocks: sd * nHB * nWB,
+        coBlocks,
+        N: 1,
+        yTot: cp,
+        yOff: 0,
+        yS4: (sd * hq * wq) / 4,
+        yDS4: (hq * wq) / 4,
+        yW4: wq / 4,
+        accumulate: 0,
+      }));
+      const sample = {
+        buffer: y.buffer,
+        cTot: ly.cTot,
+        cOff: n * ly.cTot + ly.cOff,
+        plane: ly.spatial,
+      };
+      for (const ch of rowChunks(op, 1, ly.c, [sample], plan.limits)) {
+        dispatches.push(plan.push(conv3dUnpackSpec, { yp: ys, y: ch.windows[0].binding }, {
+          C: ly.c,
+          D: sd,
+          H: ly.h,
+          W: ly.w,
+          yTot: ly.cTot,
+          yOff: ch.windows[0].offAbs,
+          Cp: cp,
+          Hq: hq,
+          Wq: wq,
+          Dy: ly.d,
+          d0,
+          row0: ch.c0 * sd * ly.h,
+          rows: (ch.c0 + ch.cc) * sd * ly.h,
+          accumulate: accumulate ? 1 : 0,
+        }));
+      }
+    }
+  }
+}
+
+/**
+ * The weight gradient in depth slabs: per sample and slab, pack `x` (with halo) and `dy`,
+ * reduce the slab's rows into its own partial records (chunks numbered on across slabs), then
+ * a compensated reduction per group of slabs whose records fit one binding (groups after the
+ * first add to `dWeight`). The chunk boundaries differ from the unchunked
+ * op's, so results agree within float32 rounding of the partial sums, not bit for bit.
+ */
+function _slabWeightGrad(
+  plan: StepPlan,
+  x: TensorView,
+  lx: ViewLayout,
+  dy: TensorView,
+  ldy: ViewLayout,
+  dWeight: BufferArg,
+  dBias: BufferArg | undefined,
+  kernel: Kernel3,
+  blocking: ConvWeightGradBlocking,
+  options: Conv3dBackwardWeightOptions,
+  dispatches: Dispatch[],
+): void {
+  const op = "conv3dBackwardWeight";
+  const full = haloGeometry(x.shape, kernel);
+  const dyFull = alignedGeometry(dy.shape, blocking.co);
+  const T = _taps(kernel);
+  const Cin = lx.c;
+  const Cout = ldy.c;
+  const halo = kernel[0] - 1;
+  const perX = Cin * full.hp * full.wp;
+  const perDy = dyFull.cb * dyFull.hp * dyFull.wp;
+  const s = _slabDepth(plan, op, lx.d, [
+    { what: "the packed input slab", floatsPerSlice: perX, halo },
+    { what: "the packed output-gradient slab", floatsPerSlice: perDy, halo: 0 },
+  ]);
+  const nHB = Math.ceil(lx.h / blocking.ph);
+  const nWB = Math.ceil(lx.w / blocking.pw);
+  const coBlocks = Math.ceil(Cout / blocking.co);
+  const coP = coBlocks * blocking.co;
+  const stride = Cin * coP * gradRecordLength(T);
+  const slabs: { n: number; d0: number; sd: number; chunks: number; rpc: number }[] = [];
+  for (let n = 0; n < lx.n; n++) {
+    for (let d0 = 0; d0 < lx.d; d0 += s) {
+      slabs.push({ n, d0, sd: Math.min(s, lx.d - d0), chunks: 0, rpc: 0 });
+    }
+  }
+  const maxChunks = Math.floor(plan.bindingLimit / (4 * stride));
+  if (maxChunks < 1) checkBinding(plan, op, "the partial sums of one chunk", stride);
+  const cpu = isCpuAdapter(plan);
+  for (const slab of slabs) {
+    const rows = slab.sd * nHB;
+    const wanted = weightGradChunks(rows, nWB, Cin * coBlocks, cpu).chunks;
+    const least = Math.ceil((rows * nWB) / MAX_WEIGHT_GRAD_STEPS);
+    const chunks = Math.min(rows, Math.max(least, Math.min(wanted, maxChunks), 1));
+    if (chunks > maxChunks) {
+      checkBinding(plan, op, "the partial sums of one depth slab", chunks * stride);
+    }
+    slab.rpc = Math.ceil(rows / chunks);
+    slab.chunks = Math.ceil(rows / slab.rpc);
+  }
+  // Groups of slabs whose records fit one binding; each group is reduced into dW (the
+  // groups after the first add to it).
+  const groups: (typeof slabs)[] = [[]];
+  let inGroup = 0;
+  for (const slab of slabs) {
+    if (inGroup + slab.chunks > maxChunks) {
+      groups.push([]);
+      inGroup = 0;
+    }
+    groups[groups.length - 1].push(slab);
+    inGroup += slab.chunks;
+  }
+  const most = Math.max(...groups.map((g) => g.reduce((t, sl) => t + sl.chunks, 0)));
+  const xs = _scratchRange(plan, (s + halo) * perX * 4, `${op}.slab`);
+  const dys = _scratchRange(plan, s * perDy * 4, `${op}.dySlab`);
+  const part = _scratchRange(plan, most * stride * 4, `${op}.part`);
+  const spec = conv3dWeightGradSpec({ kernel, blocking });
+  groups.forEach((group, gi) => {
+    let chunk0 = 0;
+    for (const { n, d0, sd, chunks, rpc } of group) {
+      const gx: ConvGeometry = { ...full, n: 1, dp: sd + halo };
+      const gdy: ConvGeometry = { ...dyFull, n: 1, dp: sd };
+      _packSlab(plan, x, lx, n, d0, gx, xs, dispatches, op);
+      _packSlab(plan, dy, ldy, n, d0, gdy, dys, dispatches, op);
+      dispatches.push(plan.push(spec, { xp: xs, dyp: dys, part }, {
+        Cin,
+        D: sd,
+        nHB,
+        nWB,
+        xTot: Cin,
+        xOff: 0,
+        xDp: gx.dp,
+        xHp: gx.hp,
+        xWp4: gx.wp / 4,
+        dyTot: gdy.cb,
+        dyOff: 0,
+        dyHp: gdy.hp,
+        dyWp4: gdy.wp / 4,
+        rows: sd * nHB,
+        rpc,
+        chunks,
+        coBlocks,
+        chunk0,
+        chunkStride4: stride / 4,
+      }));
+      chunk0 += chunks;
+    }
+    const partials = {
+      part,
+      cin: Cin,
+      cout: Cout,
+      taps: T,
+      coP,
+      coMajor: true,
+      stride,
+      chunks: chunk0,
+    };
+    const accumulate = gi > 0 || (options.accumulate ?? false);
+    dispatches.push(pushGradReduce(plan, partials, dWeight, dBias, accumulate, op));
+  });
 }

@@ -25,8 +25,9 @@ import {
   upsampledGeometry,
 } from "../kernels/conv_transpose3d.ts";
 import type { BufferArg, Dispatch } from "../runtime.ts";
-import { checkNoWriteAlias, checkParam } from "./reduce.ts";
+import { checkNoWriteAlias } from "./reduce.ts";
 import type { StepPlan } from "../step_plan.ts";
+import { checkBinding, checkFloats, isCpuAdapter } from "./_checks.ts";
 import { layoutOf, type TensorView, type ViewLayout } from "../tensor.ts";
 import { packActivation, pushGradReduce, tileTarget, weightGradChunks } from "./conv3d.ts";
 
@@ -86,9 +87,9 @@ export function convTranspose3dForward(
   const lx = layoutOf(x, `${op} x`);
   const ly = layoutOf(y, `${op} y`);
   _checkUpsampled(op, lx, ly, "y");
-  _checkFloats(op, "weight", weight, lx.c * ly.c * 8);
-  if (bias) _checkFloats(op, "bias", bias, ly.c);
-  const blocking = { ...defaultTransposeBlocking(_isCpu(plan)), ...options.blocking };
+  checkFloats(op, "weight", weight, lx.c * ly.c * 8);
+  if (bias) checkFloats(op, "bias", bias, ly.c);
+  const blocking = { ...defaultTransposeBlocking(isCpuAdapter(plan)), ...options.blocking };
   const dispatches: Dispatch[] = [];
   const xg = alignedGeometry(x.shape);
   const xp = packActivation(plan, x, xg, dispatches, op, y.buffer);
@@ -147,8 +148,8 @@ export function convTranspose3dBackwardInput(
   const ldy = layoutOf(dy, `${op} dy`);
   const ldx = layoutOf(dx, `${op} dx`);
   _checkUpsampled(op, ldx, ldy, "dy");
-  _checkFloats(op, "weight", weight, ldx.c * ldy.c * 8);
-  const blocking = { ...defaultTransposeBlocking(_isCpu(plan)), ...options.blocking };
+  checkFloats(op, "weight", weight, ldx.c * ldy.c * 8);
+  const blocking = { ...defaultTransposeBlocking(isCpuAdapter(plan)), ...options.blocking };
   const dispatches: Dispatch[] = [];
   const dyg = upsampledGeometry(dy.shape);
   const dyp = packActivation(plan, dy, dyg, dispatches, op, dx.buffer);
@@ -220,13 +221,13 @@ export function convTranspose3dBackwardWeight(
   _checkUpsampled(op, lx, ldy, "dy");
   const Cin = lx.c;
   const Cout = ldy.c;
-  _checkFloats(op, "dWeight", dWeight, Cin * Cout * 8);
+  checkFloats(op, "dWeight", dWeight, Cin * Cout * 8);
   if (dBias) {
-    _checkFloats(op, "dBias", dBias, Cout);
+    checkFloats(op, "dBias", dBias, Cout);
     // Disjoint ranges of one buffer (a flat gradient buffer) are fine; overlaps are not.
     checkNoWriteAlias(op, { dWeight, dBias }, {});
   }
-  const cpu = _isCpu(plan);
+  const cpu = isCpuAdapter(plan);
   const blocking = { ...defaultTransposeWeightGradBlocking(cpu), ...options.blocking };
   const dispatches: Dispatch[] = [];
   const xg = alignedGeometry(x.shape, blocking.ci);
@@ -240,7 +241,7 @@ export function convTranspose3dBackwardWeight(
   const { chunks, rpc } = weightGradChunks(rows, nWB, ciBlocks * coBlocks, cpu);
   const coP = coBlocks * blocking.co;
   const stride = ciBlocks * blocking.ci * coP * gradRecordLength(8);
-  _checkBinding(plan, op, "partial sums", chunks * stride);
+  checkBinding(plan, op, "partial sums", chunks * stride);
   const part = plan.scratch(chunks * stride * 4, `${op}.part`);
   dispatches.push(plan.push(convTranspose3dWeightGradSpec({ blocking }), {
     xp: xp.buffer,
@@ -306,30 +307,4 @@ function _checkUpsampled(op: string, small: ViewLayout, big: ViewLayout, bigName
         `expected [${small.n}, C, ${2 * small.d}, ${2 * small.h}, ${2 * small.w}]`,
     );
   }
-}
-
-function _checkFloats(op: string, name: string, buffer: BufferArg, floats: number): void {
-  checkParam(op, name, buffer, floats);
-}
-
-function _checkBinding(plan: StepPlan, op: string, what: string, floats: number): void {
-  const limit = plan.rt.device.limits.maxStorageBufferBindingSize;
-  if (floats * 4 > limit) {
-    throw new RangeError(
-      `Cannot run ${op}: ${what} need ${floats * 4} bytes, the binding limit is ${limit}`,
-    );
-  }
-  _checkU32(op, floats);
-}
-
-function _checkU32(op: string, elements: number): void {
-  if (elements >= 2 ** 32) {
-    throw new RangeError(`Cannot run ${op}: ${elements} elements exceed u32 indexing`);
-  }
-}
-
-function _isCpu(plan: StepPlan): boolean {
-  const info = (plan.rt.device as unknown as { adapterInfo?: { isFallbackAdapter?: boolean } })
-    .adapterInfo;
-  return Boolean(info?.isFallbackAdapter);
 }

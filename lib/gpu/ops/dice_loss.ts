@@ -40,7 +40,7 @@ import {
 } from "../kernels/dice.ts";
 import type { Dispatch } from "../runtime.ts";
 import type { Readback, StepPlan } from "../step_plan.ts";
-import { layoutOf, type TensorView } from "../tensor.ts";
+import { layoutOf, rowChunks, type TensorView } from "../tensor.ts";
 
 /** A `[B][C]` labelled mask given on the host. */
 export type LabeledMask = ReadonlyArray<ReadonlyArray<boolean>>;
@@ -294,37 +294,40 @@ export function diceLossGpu(
   writeMask(hostMask);
 
   const dispatches: Dispatch[] = [];
-  if (marginal) {
+  // Tensors larger than a binding: groups of whole samples, bound as buffer ranges.
+  const probsT = { buffer: probs.buffer, cTot: p.cTot, cOff: p.cOff, plane: V };
+  const labelsT = { buffer: target, cTot: C, cOff: 0, plane: V };
+  const gradT = { buffer: outputs.grad.buffer, cTot: g.cTot, cOff: g.cOff, plane: V };
+  const op = "diceLossGpu";
+  const perSample = marginal ? 1 : K;
+  for (const ch of rowChunks(op, B, C, [probsT, labelsT], plan.limits, { wholeSamples: true })) {
+    const [pw, yw] = ch.windows;
+    const common = {
+      V,
+      C,
+      K,
+      cTot: p.cTot,
+      cOff: pw.offAbs,
+      perThread,
+      chunks,
+      row0: ch.n0 * perSample,
+      rows: (ch.n0 + ch.nn) * perSample,
+      yOff: yw.offAbs,
+      one: 1,
+    };
     dispatches.push(
-      plan.push(diceImagePartialsSpec(C), { probs: probs.buffer, labels: target, partials }, {
-        V,
-        cTot: p.cTot,
-        cOff: p.cOff,
-        perThread,
-        chunks,
-        rows,
-        C,
-        K,
-        one: 1,
-      }),
-    );
-  } else {
-    dispatches.push(
-      plan.push(
-        diceMapPartials,
-        { probs: probs.buffer, labels: target, classes: params, partials },
-        {
-          V,
-          C,
-          K,
-          cTot: p.cTot,
-          cOff: p.cOff,
-          perThread,
-          chunks,
-          rows,
-          one: 1,
-        },
-      ),
+      marginal
+        ? plan.push(diceImagePartialsSpec(C), {
+          probs: pw.binding,
+          labels: yw.binding,
+          partials,
+        }, common)
+        : plan.push(diceMapPartials, {
+          probs: pw.binding,
+          labels: yw.binding,
+          classes: params,
+          partials,
+        }, common),
     );
   }
   const finalizeUniforms = {
@@ -351,17 +354,22 @@ export function diceLossGpu(
     perSubset,
   }, finalizeUniforms);
   dispatches.push(finalize);
-  dispatches.push(
-    plan.push(diceGrad, { labels: target, coef, grad: outputs.grad.buffer }, {
-      V,
-      C,
-      cTot: g.cTot,
-      cOff: g.cOff,
-      perThread,
-      chunks,
-      rows: B * C,
-    }),
-  );
+  for (const ch of rowChunks(op, B, C, [labelsT, gradT], plan.limits, { wholeSamples: true })) {
+    const [yw, gw] = ch.windows;
+    dispatches.push(
+      plan.push(diceGrad, { labels: yw.binding, coef, grad: gw.binding }, {
+        V,
+        C,
+        cTot: g.cTot,
+        cOff: gw.offAbs,
+        perThread,
+        chunks,
+        row0: ch.n0 * C,
+        rows: (ch.n0 + ch.nn) * C,
+        yOff: yw.offAbs,
+      }),
+    );
+  }
 
   return {
     get resolved() {

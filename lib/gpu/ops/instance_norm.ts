@@ -25,9 +25,12 @@ import {
   checkElementCount,
   checkNoWriteAlias,
   checkParam,
+  chunkExtent,
+  pushRowChunks,
+  rowTensor,
   sameShape,
   sameShapeLayouts,
-  viewFields,
+  windowFields,
 } from "./reduce.ts";
 import { type GroupBy, groupingOf, partialFields, segmentMeanVar } from "./segment_sum.ts";
 import { MAX_PARTIALS_PER_GROUP, vecFor } from "../kernels/reduce.ts";
@@ -174,7 +177,7 @@ export function instanceNormBackward(
  * @param stats Statistics and grouping (a {@linkcode NormSaved}).
  * @param params Scale, shift, activation.
  * @param op Op name for errors.
- * @returns The dispatch.
+ * @returns The dispatches (one per row chunk when a view exceeds the binding limit).
  * @throws {TypeError} When a view or parameter is invalid or `y` shares a buffer it may not.
  */
 export function normApply(
@@ -184,7 +187,7 @@ export function normApply(
   stats: NormSaved,
   params: NormForwardParams,
   op: string,
-): Dispatch {
+): Dispatch[] {
   const { l, inputs } = checkNormApply(x, y, params, op);
   const groups = _groups(l.x, stats.groupBy);
   checkParam(op, "mean", stats.mean, groups);
@@ -192,21 +195,24 @@ export function normApply(
   checkNoWriteAlias(op, { y: y.buffer }, { mean: stats.mean, variance: stats.variance });
   const act = params.activation ?? { kind: "identity" };
   const spec = normApplySpec({ activation: act.kind, vec: vecFor(l.x.spatial) });
-  return plan.push(spec, {
-    ...inputs,
-    mean: stats.mean,
-    variance: stats.variance,
-    y: y.buffer,
-  }, {
-    S: l.x.spatial,
-    C: l.x.c,
-    N: l.x.n,
-    ...viewFields("x", l.x),
-    ...viewFields("y", l.y),
-    gStrideN: stats.groupBy === "sample" ? l.x.c : 0,
-    eps: stats.eps,
-    slope: act.kind === "leakyRelu" ? act.slope ?? 0.01 : 0,
-  });
+  const vec = vecFor(l.x.spatial);
+  const tensors = { x: rowTensor(x, l.x, vec), y: rowTensor(y, l.y, vec) };
+  return pushRowChunks(plan, op, l.x.n, l.x.c, tensors, (ch, w) =>
+    plan.push(spec, {
+      ...inputs,
+      x: w.x.binding,
+      mean: stats.mean,
+      variance: stats.variance,
+      y: w.y.binding,
+    }, {
+      S: l.x.spatial,
+      ...chunkExtent(ch),
+      ...windowFields("x", l.x, w.x),
+      ...windowFields("y", l.y, w.y),
+      gStrideN: stats.groupBy === "sample" ? l.x.c : 0,
+      eps: stats.eps,
+      slope: act.kind === "leakyRelu" ? act.slope ?? 0.01 : 0,
+    }));
 }
 
 /**
@@ -324,17 +330,26 @@ export function normBackward(
   const gStrideN = saved.groupBy === "sample" ? C : 0;
   const slope = act.kind === "leakyRelu" ? act.slope ?? 0.01 : 0;
   const vec = grouping.vec;
-  const d1 = plan.push(normBackwardPartialSpec({ activation: act.kind, vec }), {
-    ...common,
-    part,
-  }, {
-    ...partialFields(l.x, grouping),
-    ...viewFields("x", l.x),
-    ...viewFields("dy", l.dy),
-    gStrideN,
-    eps: saved.eps,
-    slope,
-  });
+  const partialSpec = normBackwardPartialSpec({ activation: act.kind, vec });
+  const inT = { x: rowTensor(x, l.x, vec), dy: rowTensor(dy, l.dy, vec) };
+  const d1 = pushRowChunks(
+    plan,
+    op,
+    l.x.n,
+    C,
+    inT,
+    (ch, w) =>
+      plan.push(partialSpec, { ...common, x: w.x.binding, dy: w.dy.binding, part }, {
+        ...partialFields(l.x, grouping),
+        ...windowFields("x", l.x, w.x),
+        ...windowFields("dy", l.dy, w.dy),
+        r0: ch.r0,
+        rows: ch.r1,
+        gStrideN,
+        eps: saved.eps,
+        slope,
+      }),
+  );
   const d2 = plan.push(normBackwardCombineSpec({ activation: act.kind }), {
     part,
     coef,
@@ -349,22 +364,26 @@ export function normBackward(
     accumulate: params.accumulate ? 1 : 0,
     one: 1,
   });
-  const d3 = plan.push(normBackwardDxSpec({ activation: act.kind, vec }), {
-    ...common,
-    coef,
-    dx: dx.buffer,
-  }, {
-    S: l.x.spatial,
-    C,
-    N: l.x.n,
-    ...viewFields("x", l.x),
-    ...viewFields("dy", l.dy),
-    ...viewFields("dx", l.dx),
-    gStrideN,
-    eps: saved.eps,
-    slope,
-  });
-  return [d1, d2, d3];
+  const dxSpec = normBackwardDxSpec({ activation: act.kind, vec });
+  const allT = { ...inT, dx: rowTensor(dx, l.dx, vec) };
+  const d3 = pushRowChunks(plan, op, l.x.n, C, allT, (ch, w) =>
+    plan.push(dxSpec, {
+      ...common,
+      x: w.x.binding,
+      dy: w.dy.binding,
+      coef,
+      dx: w.dx.binding,
+    }, {
+      S: l.x.spatial,
+      ...chunkExtent(ch),
+      ...windowFields("x", l.x, w.x),
+      ...windowFields("dy", l.dy, w.dy),
+      ...windowFields("dx", l.dx, w.dx),
+      gStrideN,
+      eps: saved.eps,
+      slope,
+    }));
+  return [...d1, d2, ...d3];
 }
 
 function _groups(l: ViewLayout, groupBy: GroupBy): number {

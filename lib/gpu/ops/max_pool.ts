@@ -17,8 +17,21 @@ import {
 import type { Vec } from "../kernels/reduce.ts";
 import type { Dispatch } from "../runtime.ts";
 import type { StepPlan } from "../step_plan.ts";
-import { layoutOf, type Shape5, type TensorView } from "../tensor.ts";
-import { checkNoWriteAlias, sameShape, viewFields } from "./reduce.ts";
+import {
+  layoutOf,
+  type RowTensor,
+  type Shape5,
+  type TensorView,
+  type ViewLayout,
+} from "../tensor.ts";
+import {
+  checkNoWriteAlias,
+  pushRowChunks,
+  rowTensor,
+  sameShape,
+  windowBindings,
+  windowFields,
+} from "./reduce.ts";
 
 export type { PoolWindow };
 
@@ -108,20 +121,34 @@ export function maxPoolForward(
   const vec = maxPoolVec(lx.w, window[2]);
   _checkGrid(op, lx.n * lx.c, ly.d, (ly.h * ly.w) / vec);
   const indices = plan.scratch((ly.n * ly.c * ly.spatial * 4) / vec, `${op}.indices`);
-  plan.push(maxPoolForwardSpec(window, vec), { x: x.buffer, y: y.buffer, indices }, {
-    NC: lx.n * lx.c,
-    C: lx.c,
-    D: lx.d,
-    H: lx.h,
-    W: lx.w,
-    Do: ly.d,
-    Ho: ly.h,
-    Wo: ly.w,
-    Dg: ly.d,
-    Hg: ly.h,
-    ...viewFields("a", lx),
-    ...viewFields("b", ly),
-  });
+  const tensors = {
+    x: rowTensor(x, lx, vec),
+    y: rowTensor(y, ly, vec),
+    indices: _indexTensor(indices, lx.c, ly, vec),
+  };
+  pushRowChunks(
+    plan,
+    op,
+    lx.n,
+    lx.c,
+    tensors,
+    (ch, w) =>
+      plan.push(maxPoolForwardSpec(window, vec), windowBindings(w), {
+        NC: ch.nn * ch.cc,
+        C: ch.cc,
+        D: lx.d,
+        H: lx.h,
+        W: lx.w,
+        Do: ly.d,
+        Ho: ly.h,
+        Wo: ly.w,
+        Dg: ly.d,
+        Hg: ly.h,
+        ...windowFields("a", lx, w.x, true),
+        ...windowFields("b", ly, w.y, true),
+        iOff: w.indices.offRel,
+      }),
+  );
   return { inputShape: x.shape, outputShape: outShape, window, indices, vec };
 }
 
@@ -140,7 +167,7 @@ export function maxPoolBackward(
   dy: TensorView,
   dx: TensorView,
   saved: MaxPoolSaved,
-): Dispatch {
+): Dispatch[] {
   const op = "maxPoolBackward";
   const ldy = layoutOf(dy, `${op} dy`);
   const ldx = layoutOf(dx, `${op} dx`);
@@ -157,24 +184,39 @@ export function maxPoolBackward(
   const Hg = Math.ceil(ldx.h / kh);
   const Wg = saved.vec === 1 ? Math.ceil(ldx.w / kw) : ldy.w / 4;
   _checkGrid(op, ldx.n * ldx.c, Dg, Hg * Wg);
-  return plan.push(maxPoolBackwardSpec(saved.window, saved.vec), {
-    dy: dy.buffer,
-    indices: saved.indices,
-    dx: dx.buffer,
-  }, {
-    NC: ldx.n * ldx.c,
-    C: ldx.c,
-    D: ldx.d,
-    H: ldx.h,
-    W: ldx.w,
-    Do: ldy.d,
-    Ho: ldy.h,
-    Wo: ldy.w,
-    Dg,
-    Hg,
-    ...viewFields("a", ldx),
-    ...viewFields("b", ldy),
-  });
+  const tensors = {
+    dy: rowTensor(dy, ldy, saved.vec),
+    indices: _indexTensor(saved.indices, ldx.c, ldy, saved.vec),
+    dx: rowTensor(dx, ldx, saved.vec),
+  };
+  return pushRowChunks(
+    plan,
+    op,
+    ldx.n,
+    ldx.c,
+    tensors,
+    (ch, w) =>
+      plan.push(maxPoolBackwardSpec(saved.window, saved.vec), windowBindings(w), {
+        NC: ch.nn * ch.cc,
+        C: ch.cc,
+        D: ldx.d,
+        H: ldx.h,
+        W: ldx.w,
+        Do: ldy.d,
+        Ho: ldy.h,
+        Wo: ldy.w,
+        Dg,
+        Hg,
+        ...windowFields("a", ldx, w.dx, true),
+        ...windowFields("b", ldy, w.dy, true),
+        iOff: w.indices.offRel,
+      }),
+  );
+}
+
+// The argmax buffer: one u32 per output element (per 4 with vec4), rows (n, c) in order.
+function _indexTensor(indices: GPUBuffer, c: number, ly: ViewLayout, vec: number): RowTensor {
+  return { buffer: indices, cTot: c, cOff: 0, plane: ly.spatial / vec };
 }
 
 function _checkGrid(op: string, nc: number, depth: number, plane: number): void {

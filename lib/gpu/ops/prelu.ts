@@ -15,8 +15,12 @@ import {
   checkElementCount,
   checkNoWriteAlias,
   checkParam,
+  chunkExtent,
+  mergeWindows,
+  pushRowChunks,
+  rowTensor,
   sameShapeLayouts,
-  viewFields,
+  windowFields,
 } from "./reduce.ts";
 
 /**
@@ -26,7 +30,7 @@ import {
  * @param x Input view `[N, C, D, H, W]`.
  * @param y Output view of the same shape (may be `x` itself or a slice of its buffer).
  * @param params `slope`: one float per channel.
- * @returns The dispatch.
+ * @returns The dispatches (one per row chunk when a view exceeds the binding limit).
  * @throws {TypeError} When a view is invalid, the shapes differ, or `slope` is too small or
  *   shares the output's buffer.
  * @example
@@ -39,7 +43,7 @@ export function preluForward(
   x: TensorView,
   y: TensorView,
   params: { slope: BufferArg },
-): Dispatch {
+): Dispatch[] {
   const op = "preluForward";
   const l = sameShapeLayouts(op, { x, y });
   checkElementCount(op, l.x);
@@ -47,15 +51,20 @@ export function preluForward(
   checkParam(op, "slope", params.slope, l.x.c);
   const inPlace = x.buffer === y.buffer;
   checkNoWriteAlias(op, { y: y.buffer }, { slope: params.slope });
-  const buffers: Record<string, BufferArg> = inPlace
-    ? { xy: x.buffer, slope: params.slope }
-    : { x: x.buffer, y: y.buffer, slope: params.slope };
-  return plan.push(preluForwardSpec({ inPlace, vec: vecFor(l.x.spatial) }), buffers, {
-    S: l.x.spatial,
-    C: l.x.c,
-    N: l.x.n,
-    ...viewFields("x", l.x),
-    ...viewFields("y", l.y),
+  const spec = preluForwardSpec({ inPlace, vec: vecFor(l.x.spatial) });
+  const vec = vecFor(l.x.spatial);
+  const tensors = { x: rowTensor(x, l.x, vec), y: rowTensor(y, l.y, vec) };
+  return pushRowChunks(plan, op, l.x.n, l.x.c, tensors, (ch, w) => {
+    if (inPlace) [w.x, w.y] = mergeWindows(op, w.x, w.y);
+    const buffers: Record<string, BufferArg> = inPlace
+      ? { xy: w.x.binding, slope: params.slope }
+      : { x: w.x.binding, y: w.y.binding, slope: params.slope };
+    return plan.push(spec, buffers, {
+      S: l.x.spatial,
+      ...chunkExtent(ch),
+      ...windowFields("x", l.x, w.x),
+      ...windowFields("y", l.y, w.y),
+    });
   });
 }
 
@@ -100,19 +109,29 @@ export function preluBackward(
   const rows = l.x.n * C;
   const { parts, chunk, vec } = partition(l.x.spatial, rows);
   const part = plan.scratch(rows * parts * 4, `${op}.part`);
-  const buffers: Record<string, BufferArg> = inPlace
-    ? { x: x.buffer, grad: dy.buffer, slope: params.slope, part }
-    : { x: x.buffer, dy: dy.buffer, dx: dx.buffer, slope: params.slope, part };
-  const d1 = plan.push(preluBackwardSpec({ inPlace, vec }), buffers, {
-    SV: l.x.spatial / vec,
-    C,
-    ...viewFields("x", l.x),
-    ...viewFields("dy", l.dy),
-    ...viewFields("dx", l.dx),
-    rows,
-    parts,
-    chunkV: chunk / vec,
-    one: 1,
+  const spec = preluBackwardSpec({ inPlace, vec });
+  const tensors = {
+    x: rowTensor(x, l.x, vec),
+    dy: rowTensor(dy, l.dy, vec),
+    dx: rowTensor(dx, l.dx, vec),
+  };
+  const d1 = pushRowChunks(plan, op, l.x.n, C, tensors, (ch, w) => {
+    if (inPlace) [w.dy, w.dx] = mergeWindows(op, w.dy, w.dx);
+    const buffers: Record<string, BufferArg> = inPlace
+      ? { x: w.x.binding, grad: w.dy.binding, slope: params.slope, part }
+      : { x: w.x.binding, dy: w.dy.binding, dx: w.dx.binding, slope: params.slope, part };
+    return plan.push(spec, buffers, {
+      SV: l.x.spatial / vec,
+      C,
+      ...windowFields("x", l.x, w.x),
+      ...windowFields("dy", l.dy, w.dy),
+      ...windowFields("dx", l.dx, w.dx),
+      r0: ch.r0,
+      rows: ch.r1,
+      parts,
+      chunkV: chunk / vec,
+      one: 1,
+    });
   });
   const d2 = plan.push(segmentSumCombine, { part, out: params.dslope }, {
     groups: C,
@@ -125,5 +144,5 @@ export function preluBackward(
     accumulate: params.accumulate ? 1 : 0,
     one: 1,
   });
-  return [d1, d2];
+  return [...d1, d2];
 }

@@ -7,8 +7,17 @@
  */
 
 import { rowSpan } from "../kernels/reduce.ts";
-import type { BufferArg } from "../runtime.ts";
-import { layoutOf, type TensorView, type ViewLayout } from "../tensor.ts";
+import type { BufferArg, Dispatch } from "../runtime.ts";
+import type { StepPlan } from "../step_plan.ts";
+import {
+  layoutOf,
+  type RowChunk,
+  rowChunks,
+  type RowTensor,
+  type RowWindow,
+  type TensorView,
+  type ViewLayout,
+} from "../tensor.ts";
 
 /**
  * The buffer behind a binding argument.
@@ -167,4 +176,114 @@ export function checkElementCount(op: string, l: ViewLayout): void {
       `Cannot run ${op}: shape [${l.n}, ${l.c}, ${l.d}, ${l.h}, ${l.w}] exceeds the row grid`,
     );
   }
+}
+
+/**
+ * A view as a {@linkcode RowTensor}: row `(n, c)` is the `D·H·W` floats of that channel.
+ *
+ * @param v The view.
+ * @param l Its layout.
+ * @param vec Floats per element of the kernel's binding (1 or 4).
+ * @returns The row tensor.
+ */
+export function rowTensor(v: TensorView, l: ViewLayout, vec = 1): RowTensor {
+  return { buffer: v.buffer, cTot: l.cTot, cOff: l.cOff, plane: l.spatial, vec };
+}
+
+/**
+ * Push one dispatch per {@linkcode RowChunk} of an op's `N × C` rows (one dispatch, bound as
+ * before, when everything fits the plan's binding limit).
+ *
+ * @param plan The step plan.
+ * @param op Op name for errors.
+ * @param n Samples.
+ * @param c Rows per sample.
+ * @param tensors The tensors bound by rows, by binding name.
+ * @param push Pushes the dispatch of one chunk, given each tensor's window.
+ * @param options `wholeSamples`: chunks of whole samples only (see {@linkcode rowChunks}).
+ * @returns The dispatches, in row order.
+ * @throws {RangeError} When one row of a tensor does not fit a binding.
+ */
+export function pushRowChunks<K extends string>(
+  plan: StepPlan,
+  op: string,
+  n: number,
+  c: number,
+  tensors: Readonly<Record<K, RowTensor>>,
+  push: (chunk: RowChunk, windows: Record<K, RowWindow>) => Dispatch,
+  options: { wholeSamples?: boolean } = {},
+): Dispatch[] {
+  const names = Object.keys(tensors) as K[];
+  const chunks = rowChunks(op, n, c, names.map((k) => tensors[k]), plan.limits, options);
+  return chunks.map((ch) => {
+    const w = {} as Record<K, RowWindow>;
+    names.forEach((k, i) => w[k] = ch.windows[i]);
+    return push(ch, w);
+  });
+}
+
+/**
+ * The bindings of a chunk's windows, by name.
+ *
+ * @param windows Windows by binding name.
+ * @returns The buffer (range) per name.
+ */
+export function windowBindings<K extends string>(
+  windows: Readonly<Record<K, RowWindow>>,
+): Record<K, BufferArg> {
+  const out = {} as Record<K, BufferArg>;
+  for (const k of Object.keys(windows) as K[]) out[k] = windows[k].binding;
+  return out;
+}
+
+/**
+ * Uniforms `<name>Tot` and `<name>Off` of a view bound through a chunk window.
+ *
+ * @param name Tensor name used in the kernel.
+ * @param l The view's layout.
+ * @param w Its window.
+ * @param relative Whether the kernel addresses rows relative to the chunk (`offRel`) rather
+ *   than absolute rows (`offAbs`).
+ * @returns The two uniform values.
+ */
+export function windowFields<T extends string>(
+  name: T,
+  l: ViewLayout,
+  w: RowWindow,
+  relative = false,
+): Record<`${T}Tot` | `${T}Off`, number> {
+  return { ...viewFields(name, l), [`${name}Off`]: relative ? w.offRel : w.offAbs };
+}
+
+/**
+ * Uniforms of a row-grid chunk: `C`, `N` (the chunk's extent) and its origin `n0`, `c0`.
+ *
+ * @param ch The chunk.
+ * @returns The four uniform values.
+ */
+export function chunkExtent(ch: RowChunk): { C: number; N: number; n0: number; c0: number } {
+  return { C: ch.cc, N: ch.nn, n0: ch.n0, c0: ch.c0 };
+}
+
+/**
+ * The one binding of an in-place op whose input and output live in one buffer: fine when both
+ * windows are the same range (the whole buffer, or the same slice in chunks); their row
+ * offsets stay as they are.
+ *
+ * @param op Op name for errors.
+ * @param a The input's window.
+ * @param b The output's window.
+ * @returns The two windows, sharing `a`'s binding.
+ * @throws {TypeError} When the ranges differ (two different slices of one buffer, chunked).
+ */
+export function mergeWindows(op: string, a: RowWindow, b: RowWindow): [RowWindow, RowWindow] {
+  const [a0, a1] = _range(a.binding);
+  const [b0, b1] = _range(b.binding);
+  if (bufferOf(a.binding) !== bufferOf(b.binding) || a0 !== b0 || a1 !== b1) {
+    throw new TypeError(
+      `Cannot run ${op} in place on two different slices of one buffer in chunks; use ` +
+        `separate buffers`,
+    );
+  }
+  return [a, { ...b, binding: a.binding }];
 }

@@ -18,7 +18,14 @@ import {
 import type { BufferArg, Dispatch } from "../runtime.ts";
 import type { StepPlan } from "../step_plan.ts";
 import { layoutOf, type TensorView, type ViewLayout } from "../tensor.ts";
-import { checkElementCount, checkNoWriteAlias, checkParam, viewFields } from "./reduce.ts";
+import {
+  checkElementCount,
+  checkNoWriteAlias,
+  checkParam,
+  pushRowChunks,
+  rowTensor,
+  windowFields,
+} from "./reduce.ts";
 
 /** What a group is: one `(n, c)` segment, or channel `c` over the whole batch. */
 export type GroupBy = "sample" | "channel";
@@ -76,10 +83,19 @@ export function groupingOf(l: ViewLayout, groupBy: GroupBy): Grouping {
 export function partialFields(
   l: ViewLayout,
   g: Grouping,
-): { SV: number; C: number; rows: number; parts: number; chunkV: number; one: number } {
+): {
+  SV: number;
+  C: number;
+  r0: number;
+  rows: number;
+  parts: number;
+  chunkV: number;
+  one: number;
+} {
   return {
     SV: l.spatial / g.vec,
     C: l.c,
+    r0: 0,
     rows: l.n * l.c,
     parts: g.parts,
     chunkV: g.chunk / g.vec,
@@ -108,7 +124,8 @@ export interface MeanVarOptions {
 }
 
 /**
- * Push the mean and variance of each group of a view (two dispatches). Group `g` is
+ * Push the mean and variance of each group of a view (two dispatches; the partial pass is
+ * split into row chunks when the view exceeds the plan's binding limit, which changes no sum). Group `g` is
  * `n·C + c` per sample, `c` per channel.
  *
  * @param plan The step plan (partials go to a scratch buffer of the plan).
@@ -155,10 +172,20 @@ export function segmentMeanVar(
   checkNoWriteAlias(op, written, {});
   const rows = l.n * l.c;
   const part = plan.scratch(rows * g.parts * 8, `${op}.part`);
-  const d1 = plan.push(segmentStatsPartialSpec(g.vec), { x: x.buffer, part }, {
-    ...partialFields(l, g),
-    ...viewFields("x", l),
-  });
+  const d1 = pushRowChunks(
+    plan,
+    op,
+    l.n,
+    l.c,
+    { x: rowTensor(x, l, g.vec) },
+    (ch, w) =>
+      plan.push(segmentStatsPartialSpec(g.vec), { x: w.x.binding, part }, {
+        ...partialFields(l, g),
+        ...windowFields("x", l, w.x),
+        r0: ch.r0,
+        rows: ch.r1,
+      }),
+  );
   const d2 = plan.push(segmentStatsCombineSpec({ running: Boolean(running) }), {
     part,
     ...written,
@@ -172,7 +199,7 @@ export function segmentMeanVar(
     one: 1,
     momentum: running?.momentum ?? 0,
   });
-  return [d1, d2];
+  return [...d1, d2];
 }
 
 /** Options of {@linkcode segmentSum}. */
@@ -209,10 +236,20 @@ export function segmentSum(
   checkParam(op, "out", out, g.groups);
   const rows = l.n * l.c;
   const part = plan.scratch(rows * g.parts * 4, `${op}.part`);
-  const d1 = plan.push(segmentSumPartialSpec(g.vec), { x: x.buffer, part }, {
-    ...partialFields(l, g),
-    ...viewFields("x", l),
-  });
+  const d1 = pushRowChunks(
+    plan,
+    op,
+    l.n,
+    l.c,
+    { x: rowTensor(x, l, g.vec) },
+    (ch, w) =>
+      plan.push(segmentSumPartialSpec(g.vec), { x: w.x.binding, part }, {
+        ...partialFields(l, g),
+        ...windowFields("x", l, w.x),
+        r0: ch.r0,
+        rows: ch.r1,
+      }),
+  );
   const d2 = plan.push(segmentSumCombine, { part, out }, {
     groups: g.groups,
     C: l.c,
@@ -224,5 +261,5 @@ export function segmentSum(
     accumulate: options.accumulate ? 1 : 0,
     one: 1,
   });
-  return [d1, d2];
+  return [...d1, d2];
 }

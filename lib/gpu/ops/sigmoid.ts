@@ -7,10 +7,18 @@
 
 import { vecFor } from "../kernels/reduce.ts";
 import { sigmoidBackwardSpec, sigmoidForwardSpec } from "../kernels/sigmoid.ts";
-import type { Dispatch } from "../runtime.ts";
+import type { BufferArg, Dispatch } from "../runtime.ts";
 import type { StepPlan } from "../step_plan.ts";
 import type { TensorView } from "../tensor.ts";
-import { checkElementCount, sameShapeLayouts, viewFields } from "./reduce.ts";
+import {
+  checkElementCount,
+  chunkExtent,
+  mergeWindows,
+  pushRowChunks,
+  rowTensor,
+  sameShapeLayouts,
+  windowFields,
+} from "./reduce.ts";
 
 /**
  * Push sigmoid forward (one dispatch).
@@ -18,28 +26,30 @@ import { checkElementCount, sameShapeLayouts, viewFields } from "./reduce.ts";
  * @param plan The step plan.
  * @param x Logits view `[N, C, D, H, W]`.
  * @param y Receives the probabilities (may be `x` itself or a slice of its buffer).
- * @returns The dispatch.
+ * @returns The dispatches (one per row chunk when a view exceeds the binding limit).
  * @throws {TypeError} When a view is invalid or the shapes differ.
  * @example
  * ```ts ignore
  * sigmoidForward(plan, logits, probs);
  * ```
  */
-export function sigmoidForward(plan: StepPlan, x: TensorView, y: TensorView): Dispatch {
+export function sigmoidForward(plan: StepPlan, x: TensorView, y: TensorView): Dispatch[] {
   const op = "sigmoidForward";
   const l = sameShapeLayouts(op, { x, y });
   checkElementCount(op, l.x);
   checkElementCount(op, l.y);
   const inPlace = x.buffer === y.buffer;
-  const buffers: Record<string, GPUBuffer> = inPlace
-    ? { xy: x.buffer }
-    : { x: x.buffer, y: y.buffer };
-  return plan.push(sigmoidForwardSpec({ inPlace, vec: vecFor(l.x.spatial) }), buffers, {
-    S: l.x.spatial,
-    C: l.x.c,
-    N: l.x.n,
-    ...viewFields("x", l.x),
-    ...viewFields("y", l.y),
+  const spec = sigmoidForwardSpec({ inPlace, vec: vecFor(l.x.spatial) });
+  const vec = vecFor(l.x.spatial);
+  const tensors = { x: rowTensor(x, l.x, vec), y: rowTensor(y, l.y, vec) };
+  return pushRowChunks(plan, op, l.x.n, l.x.c, tensors, (ch, w) => {
+    if (inPlace) [w.x, w.y] = mergeWindows(op, w.x, w.y);
+    return plan.push(spec, inPlace ? { xy: w.x.binding } : { x: w.x.binding, y: w.y.binding }, {
+      S: l.x.spatial,
+      ...chunkExtent(ch),
+      ...windowFields("x", l.x, w.x),
+      ...windowFields("y", l.y, w.y),
+    });
   });
 }
 
@@ -50,7 +60,7 @@ export function sigmoidForward(plan: StepPlan, x: TensorView, y: TensorView): Di
  * @param y The forward output (probabilities).
  * @param dy Gradient w.r.t. the probabilities.
  * @param dx Receives the gradient w.r.t. the logits (may share `dy`'s buffer, not `y`'s).
- * @returns The dispatch.
+ * @returns The dispatches (one per row chunk when a view exceeds the binding limit).
  * @throws {TypeError} When a view is invalid, the shapes differ, or `dx` shares `y`'s buffer.
  */
 export function sigmoidBackward(
@@ -58,7 +68,7 @@ export function sigmoidBackward(
   y: TensorView,
   dy: TensorView,
   dx: TensorView,
-): Dispatch {
+): Dispatch[] {
   const op = "sigmoidBackward";
   const l = sameShapeLayouts(op, { y, dy, dx });
   checkElementCount(op, l.y);
@@ -66,15 +76,24 @@ export function sigmoidBackward(
     throw new TypeError(`Cannot run ${op}: dx shares the forward output's buffer`);
   }
   const inPlace = dx.buffer === dy.buffer;
-  const buffers: Record<string, GPUBuffer> = inPlace
-    ? { y: y.buffer, grad: dy.buffer }
-    : { y: y.buffer, dy: dy.buffer, dx: dx.buffer };
-  return plan.push(sigmoidBackwardSpec({ inPlace, vec: vecFor(l.y.spatial) }), buffers, {
-    S: l.y.spatial,
-    C: l.y.c,
-    N: l.y.n,
-    ...viewFields("y", l.y),
-    ...viewFields("dy", l.dy),
-    ...viewFields("dx", l.dx),
+  const spec = sigmoidBackwardSpec({ inPlace, vec: vecFor(l.y.spatial) });
+  const vec = vecFor(l.y.spatial);
+  const tensors = {
+    y: rowTensor(y, l.y, vec),
+    dy: rowTensor(dy, l.dy, vec),
+    dx: rowTensor(dx, l.dx, vec),
+  };
+  return pushRowChunks(plan, op, l.y.n, l.y.c, tensors, (ch, w) => {
+    if (inPlace) [w.dy, w.dx] = mergeWindows(op, w.dy, w.dx);
+    const buffers: Record<string, BufferArg> = inPlace
+      ? { y: w.y.binding, grad: w.dy.binding }
+      : { y: w.y.binding, dy: w.dy.binding, dx: w.dx.binding };
+    return plan.push(spec, buffers, {
+      S: l.y.spatial,
+      ...chunkExtent(ch),
+      ...windowFields("y", l.y, w.y),
+      ...windowFields("dy", l.dy, w.dy),
+      ...windowFields("dx", l.dx, w.dx),
+    });
   });
 }

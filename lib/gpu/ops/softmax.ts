@@ -10,7 +10,15 @@ import { softmaxBackwardSpec, softmaxForwardSpec } from "../kernels/softmax.ts";
 import type { Dispatch } from "../runtime.ts";
 import type { StepPlan } from "../step_plan.ts";
 import type { TensorView, ViewLayout } from "../tensor.ts";
-import { checkElementCount, checkNoWriteAlias, sameShapeLayouts, viewFields } from "./reduce.ts";
+import {
+  checkElementCount,
+  checkNoWriteAlias,
+  pushRowChunks,
+  rowTensor,
+  sameShapeLayouts,
+  windowBindings,
+  windowFields,
+} from "./reduce.ts";
 
 /**
  * Most channels the softmax kernels accept (three channel loops per position, up to eight
@@ -39,19 +47,30 @@ function _check(op: string, l: ViewLayout): void {
  * softmaxForward(plan, view(logits, [2, 4, 32, 32, 16]), view(probs, [2, 4, 32, 32, 16]));
  * ```
  */
-export function softmaxForward(plan: StepPlan, x: TensorView, y: TensorView): Dispatch {
+export function softmaxForward(plan: StepPlan, x: TensorView, y: TensorView): Dispatch[] {
   const op = "softmaxForward";
   const l = sameShapeLayouts(op, { x, y });
   _check(op, l.x);
   checkElementCount(op, l.y);
   checkNoWriteAlias(op, { y: y.buffer }, { x: x.buffer });
-  return plan.push(softmaxForwardSpec(vecFor(l.x.spatial)), { x: x.buffer, y: y.buffer }, {
-    S: l.x.spatial,
-    C: l.x.c,
-    N: l.x.n,
-    ...viewFields("x", l.x),
-    ...viewFields("y", l.y),
-  });
+  const vec = vecFor(l.x.spatial);
+  const tensors = { x: rowTensor(x, l.x, vec), y: rowTensor(y, l.y, vec) };
+  return pushRowChunks(
+    plan,
+    op,
+    l.x.n,
+    l.x.c,
+    tensors,
+    (ch, w) =>
+      plan.push(softmaxForwardSpec(vecFor(l.x.spatial)), windowBindings(w), {
+        S: l.x.spatial,
+        C: l.x.c,
+        N: ch.nn,
+        ...windowFields("x", l.x, w.x, true),
+        ...windowFields("y", l.y, w.y, true),
+      }),
+    { wholeSamples: true },
+  );
 }
 
 /**
@@ -71,21 +90,32 @@ export function softmaxBackward(
   p: TensorView,
   dp: TensorView,
   dx: TensorView,
-): Dispatch {
+): Dispatch[] {
   const op = "softmaxBackward";
   const l = sameShapeLayouts(op, { p, dp, dx });
   _check(op, l.p);
   checkNoWriteAlias(op, { dx: dx.buffer }, { p: p.buffer, dp: dp.buffer });
-  return plan.push(softmaxBackwardSpec(vecFor(l.p.spatial)), {
-    p: p.buffer,
-    dp: dp.buffer,
-    dx: dx.buffer,
-  }, {
-    S: l.p.spatial,
-    C: l.p.c,
-    N: l.p.n,
-    ...viewFields("p", l.p),
-    ...viewFields("dp", l.dp),
-    ...viewFields("dx", l.dx),
-  });
+  const vec = vecFor(l.p.spatial);
+  const tensors = {
+    p: rowTensor(p, l.p, vec),
+    dp: rowTensor(dp, l.dp, vec),
+    dx: rowTensor(dx, l.dx, vec),
+  };
+  return pushRowChunks(
+    plan,
+    op,
+    l.p.n,
+    l.p.c,
+    tensors,
+    (ch, w) =>
+      plan.push(softmaxBackwardSpec(vecFor(l.p.spatial)), windowBindings(w), {
+        S: l.p.spatial,
+        C: l.p.c,
+        N: ch.nn,
+        ...windowFields("p", l.p, w.p, true),
+        ...windowFields("dp", l.dp, w.dp, true),
+        ...windowFields("dx", l.dx, w.dx, true),
+      }),
+    { wholeSamples: true },
+  );
 }

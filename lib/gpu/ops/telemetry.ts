@@ -18,7 +18,7 @@ import {
 } from "../kernels/telemetry.ts";
 import type { Dispatch } from "../runtime.ts";
 import type { Readback, StepPlan } from "../step_plan.ts";
-import { layoutOf, type TensorView } from "../tensor.ts";
+import { layoutOf, rowChunks, type TensorView } from "../tensor.ts";
 import { diceTiling, type LabeledMask } from "./dice_loss.ts";
 
 /** Options of {@linkcode gradTelemetryGpu}. */
@@ -140,13 +140,32 @@ export function gradTelemetryGpu(
   const perMap = outputs.perMap ?? plan.scratch(rows * 16, "telemetry.perMap");
 
   const dispatches: Dispatch[] = [];
-  dispatches.push(
-    plan.push(
-      telemetryMapPartials,
-      { grad: grad.buffer, labels: target, classes: classBuffer, partials },
-      { V, C, K, cTot: g.cTot, cOff: g.cOff, perThread, chunks, rows, one: 1 },
-    ),
-  );
+  // Tensors larger than a binding: groups of whole samples, bound as buffer ranges.
+  const gradT = { buffer: grad.buffer, cTot: g.cTot, cOff: g.cOff, plane: V };
+  const labelsT = { buffer: target, cTot: C, cOff: 0, plane: V };
+  const op = "gradTelemetryGpu";
+  for (const ch of rowChunks(op, B, C, [gradT, labelsT], plan.limits, { wholeSamples: true })) {
+    const [gw, yw] = ch.windows;
+    dispatches.push(
+      plan.push(
+        telemetryMapPartials,
+        { grad: gw.binding, labels: yw.binding, classes: classBuffer, partials },
+        {
+          V,
+          C,
+          K,
+          cTot: g.cTot,
+          cOff: gw.offAbs,
+          perThread,
+          chunks,
+          row0: ch.n0 * K,
+          rows: (ch.n0 + ch.nn) * K,
+          yOff: yw.offAbs,
+          one: 1,
+        },
+      ),
+    );
+  }
   const finalizeUniforms = {
     B,
     C,
@@ -205,11 +224,11 @@ export function parseGradTelemetry(summary: ArrayLike<number>): GradTelemetry {
       `Invalid summary: expected ${TELEMETRY_SUMMARY_FIELDS.length} floats, got ${summary?.length}`,
     );
   }
-  const out: Record<string, number> = {};
+  const out = {} as GradTelemetry;
   TELEMETRY_SUMMARY_FIELDS.forEach((name, i) => {
     out[name] = name.startsWith("count") ? Math.round(summary[i]) : summary[i];
   });
-  return out as unknown as GradTelemetry;
+  return out;
 }
 
 function _classes(classes: readonly number[] | undefined, C: number): number[] {

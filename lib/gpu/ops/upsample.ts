@@ -16,7 +16,14 @@ import {
 import type { Dispatch } from "../runtime.ts";
 import type { StepPlan } from "../step_plan.ts";
 import { layoutOf, type Shape5, type TensorView, type ViewLayout } from "../tensor.ts";
-import { checkNoWriteAlias, sameShape, viewFields } from "./reduce.ts";
+import {
+  checkNoWriteAlias,
+  pushRowChunks,
+  rowTensor,
+  sameShape,
+  windowBindings,
+  windowFields,
+} from "./reduce.ts";
 
 export type { UpsampleFactor };
 
@@ -80,21 +87,31 @@ export function upsampleForward(
   x: TensorView,
   y: TensorView,
   options: UpsampleOptions = {},
-): Dispatch {
+): Dispatch[] {
   const op = "upsampleForward";
   const factor = options.factor ?? [2, 2, 2];
   const [lx, ly] = _layouts(op, x, y, factor, ["x", "y"]);
   checkNoWriteAlias(op, { y: y.buffer }, { x: x.buffer });
-  const spec = upsampleForwardSpec(factor, upsampleVec(lx.w, factor[2]));
-  return plan.push(spec, { x: x.buffer, y: y.buffer }, {
-    NC: lx.n * lx.c,
-    C: lx.c,
-    D: lx.d,
-    H: lx.h,
-    W: lx.w,
-    ...viewFields("x", lx),
-    ...viewFields("y", ly),
-  });
+  const vec = upsampleVec(lx.w, factor[2]);
+  const spec = upsampleForwardSpec(factor, vec);
+  const tensors = { x: rowTensor(x, lx, vec), y: rowTensor(y, ly, vec) };
+  return pushRowChunks(
+    plan,
+    op,
+    lx.n,
+    lx.c,
+    tensors,
+    (ch, w) =>
+      plan.push(spec, windowBindings(w), {
+        NC: ch.nn * ch.cc,
+        C: ch.cc,
+        D: lx.d,
+        H: lx.h,
+        W: lx.w,
+        ...windowFields("x", lx, w.x, true),
+        ...windowFields("y", ly, w.y, true),
+      }),
+  );
 }
 
 /**
@@ -113,19 +130,29 @@ export function upsampleBackward(
   dy: TensorView,
   dx: TensorView,
   options: UpsampleOptions = {},
-): Dispatch {
+): Dispatch[] {
   const op = "upsampleBackward";
   const factor = options.factor ?? [2, 2, 2];
   const [lx, ly] = _layouts(op, dx, dy, factor, ["dx", "dy"]);
   checkNoWriteAlias(op, { dx: dx.buffer }, { dy: dy.buffer });
-  const spec = upsampleBackwardSpec(factor, upsampleVec(lx.w, factor[2]));
-  return plan.push(spec, { dy: dy.buffer, dx: dx.buffer }, {
-    NC: lx.n * lx.c,
-    C: lx.c,
-    D: lx.d,
-    H: lx.h,
-    W: lx.w,
-    ...viewFields("x", lx),
-    ...viewFields("y", ly),
-  });
+  const vec = upsampleVec(lx.w, factor[2]);
+  const spec = upsampleBackwardSpec(factor, vec);
+  const tensors = { dy: rowTensor(dy, ly, vec), dx: rowTensor(dx, lx, vec) };
+  return pushRowChunks(
+    plan,
+    op,
+    lx.n,
+    lx.c,
+    tensors,
+    (ch, w) =>
+      plan.push(spec, windowBindings(w), {
+        NC: ch.nn * ch.cc,
+        C: ch.cc,
+        D: lx.d,
+        H: lx.h,
+        W: lx.w,
+        ...windowFields("x", lx, w.dx, true),
+        ...windowFields("y", ly, w.dy, true),
+      }),
+  );
 }
