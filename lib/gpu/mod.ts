@@ -28,6 +28,7 @@ export {
   workgroupTriple,
 } from "./kernel_spec.ts";
 export {
+  type BindLimits,
   type BufferArg,
   type CompiledKernel,
   type Dispatch,
@@ -37,15 +38,43 @@ export {
 } from "./runtime.ts";
 export { BufferPool, type BufferPoolStats, sizeClass } from "./buffer_pool.ts";
 export {
+  type BindingLimits,
   channelSlice,
   layoutOf,
   numel,
+  type RowChunk,
+  rowChunks,
+  type RowTensor,
+  type RowWindow,
   type Shape5,
   type TensorView,
   view,
   type ViewLayout,
 } from "./tensor.ts";
-export { type Readback, StepPlan } from "./step_plan.ts";
-export type { AdamGroup, AdamOptions, AdamUpdate } from "./ops/adam.ts";
-export type { DiceLossGpuOptions, LabeledMask } from "./ops/dice_loss.ts";
-export type { GradTelemetry } from "./ops/telemetry.ts";
+export { type Readback, StepPlan, type StepPlanOptions } from "./step_plan.ts";
+export {
+  type AdamGroup,
+  adamHyper,
+  type AdamOptions,
+  type AdamUpdate,
+  adamUpdate,
+  resolveAdamOptions,
+} from "./ops/adam.ts";
+export {
+  type DiceLossGpu,
+  diceLossGpu,
+  type DiceLossGpuOptions,
+  type DiceLossGpuOutputs,
+  type DiceTiling,
+  diceTiling,
+  type LabeledMask,
+  subsetEpsilon,
+} from "./ops/dice_loss.ts";
+export {
+  type GradTelemetry,
+  type GradTelemetryGpu,
+  gradTelemetryGpu,
+  type GradTelemetryGpuOptions,
+  type GradTelemetryGpuOutputs,
+  parseGradTelemetry,
+} from "./ops/telemetry.ts";
