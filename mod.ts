@@ -12,6 +12,8 @@
  * - Statistics and reports: {@linkcode pairedBootstrap}, {@linkcode permutationTest},
  *   {@linkcode writeReport}.
  * - WebGPU training: {@linkcode requestGpu}, {@linkcode Trainer}, {@linkcode buildUNetPlan}.
+ * - Trained models that travel: {@linkcode loadModel} (the `.dicelab` file) and
+ *   {@linkcode predict} (new scans, on their own grid and header).
  * - Pipelines (schema, runner, reproduce, analyze) live in the `./pipeline` entry point.
  *
  * @example
@@ -436,3 +438,35 @@ export {
   type WorkerReply,
   type WorkerRequest,
 } from "./lib/pool/mod.ts";
+export {
+  DICELAB_VERSION,
+  type DicelabModel,
+  encodeModel,
+  flipWindow,
+  listPredictionInputs,
+  loadModel,
+  MODEL_FORMAT_VERSION,
+  type ModelDataset,
+  modelDatasetSpec,
+  type ModelInference,
+  type ModelMember,
+  ModelPredictor,
+  type ModelPreprocessing,
+  type ModelProvenance,
+  predict,
+  predictionHeader,
+  type PredictionInput,
+  type PredictOptions,
+  preprocessScan,
+  probabilitiesToSourceGrid,
+  type ProbabilitiesToSourceOptions,
+  readModelFile,
+  readPredictionInput,
+  saveModel,
+  scanOf,
+  type ScanPrediction,
+  type ScanVolumes,
+  selectMembers,
+  stepOverlap,
+  writePrediction,
+} from "./lib/model/mod.ts";
