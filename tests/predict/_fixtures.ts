@@ -161,14 +161,18 @@ export function tinyRun(): Promise<string> {
 }
 
 /**
- * Run the CLI in a subprocess with the permissions of `deno task predict`/`export`.
+ * Run the CLI in a subprocess with exactly the permissions of its `deno task` in deno.json
+ * (`deno task predict` / `deno task export`: read, write, env).
  *
  * @param args Command and flags.
  * @returns Exit code, stdout and stderr.
  */
 export async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const json = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+  const task: string = json.tasks[args[0]];
+  const flags = task.split(" ").filter((f) => f.startsWith("--allow-"));
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", "cli.ts", ...args],
+    args: ["run", ...flags, "cli.ts", ...args],
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -105,3 +105,13 @@ Deno.test("DICELAB_VERSION is deno.json's version", async () => {
   const json = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
   assert.equal(DICELAB_VERSION, json.version);
 });
+
+Deno.test("deno task predict and export need only read, write and env", async () => {
+  const json = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+  for (const task of ["predict", "export"]) {
+    assert.equal(
+      json.tasks[task],
+      `deno run --allow-read --allow-write --allow-env cli.ts ${task}`,
+    );
+  }
+});
