@@ -34,9 +34,9 @@ export async function exportCommand(target: string, v: CliValues): Promise<numbe
     throw new RunOptionError(`Invalid run ${target}: it is a file; export a run or job folder`);
   }
   const model = await modelFromPath(target, { config: v.config, folds: foldListFlag(v.folds) });
-  const bytes = await encodeModel(model);
   const slash = v.out.lastIndexOf("/");
   if (slash > 0) await Deno.mkdir(v.out.slice(0, slash), { recursive: true });
+  const bytes = await encodeModel(model);
   await writeFileAtomic(v.out, bytes);
   const digest = new Uint8Array(bytes.subarray(bytes.length - 32));
   const hex = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
