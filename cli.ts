@@ -10,6 +10,11 @@
  * deno task merge <run-dir>
  * deno task compare <run-dir> --pairs A:B[,A:B] [--classes C[,C]] [--resamples N] [--json]
  * deno task breakdown <run-dir> [--by FIELD] [--classes C[,C]] [--data DIR] [--json]
+ * deno task predict --model RUN|RUN/jobs/JOB|FILE.dicelab --input DIR|FILE --out DIR
+ *                             [--config LABELING/EXPERIMENT/B] [--folds all|0,2] [--tta mirror]
+ *                             [--probabilities] [--step F]
+ * deno task export <run-dir>[/jobs/JOB] --out FILE.dicelab [--config LABELING/EXPERIMENT/B]
+ *                             [--folds all|0,2] [--format dicelab]
  * ```
  *
  * @module

@@ -12,7 +12,9 @@
  * - Statistics and reports: {@linkcode pairedBootstrap}, {@linkcode permutationTest},
  *   {@linkcode writeReport}.
  * - WebGPU training: {@linkcode requestGpu}, {@linkcode Trainer}, {@linkcode buildUNetPlan}.
- * - ONNX export of a trained network: {@linkcode unetToOnnx}, {@linkcode unetToOnnxFromCheckpoint}.
+ * - Trained models that travel: {@linkcode loadModel} (the `.dicelab` file) and
+ *   {@linkcode predict} (new scans, on their own grid and header); ONNX export of the network:
+ *   {@linkcode unetToOnnx}, {@linkcode unetToOnnxFromCheckpoint}.
  * - Pipelines (schema, runner, reproduce, analyze) live in the `./pipeline` entry point.
  *
  * @example
@@ -487,3 +489,35 @@ export {
   type WorkerReply,
   type WorkerRequest,
 } from "./lib/pool/mod.ts";
+export {
+  DICELAB_VERSION,
+  type DicelabModel,
+  encodeModel,
+  flipWindow,
+  listPredictionInputs,
+  loadModel,
+  MODEL_FORMAT_VERSION,
+  type ModelDataset,
+  modelDatasetSpec,
+  type ModelInference,
+  type ModelMember,
+  ModelPredictor,
+  type ModelPreprocessing,
+  type ModelProvenance,
+  predict,
+  predictionHeader,
+  type PredictionInput,
+  type PredictOptions,
+  preprocessScan,
+  probabilitiesToSourceGrid,
+  type ProbabilitiesToSourceOptions,
+  readModelFile,
+  readPredictionInput,
+  saveModel,
+  scanOf,
+  type ScanPrediction,
+  type ScanVolumes,
+  selectMembers,
+  stepOverlap,
+  writePrediction,
+} from "./lib/model/mod.ts";

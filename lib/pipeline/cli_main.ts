@@ -1,6 +1,7 @@
 /**
  * The command-line front end: parses the command and its flags and dispatches to one file per
- * command under `cli/` (`run`, `reproduce`, `analyze`, `merge`, `compare`, `breakdown`).
+ * command under `cli/` (`run`, `reproduce`, `analyze`, `merge`, `compare`, `breakdown`, `predict`,
+ * `export`).
  *
  * @module
  */
@@ -12,7 +13,9 @@ import { CLI_OPTIONS, type CliValues, UsageError } from "./cli/_args.ts";
 import { analyzeCommand } from "./cli/analyze_command.ts";
 import { breakdownCommand } from "./cli/breakdown_command.ts";
 import { compareCommand } from "./cli/compare_command.ts";
+import { exportCommand } from "./cli/export_command.ts";
 import { mergeCommand } from "./cli/merge_command.ts";
+import { predictCommand } from "./cli/predict_command.ts";
 import { reproduceCommand } from "./cli/reproduce_command.ts";
 import { runCommand } from "./cli/run_command.ts";
 import { PipelineError, PipelineLoadError } from "./define_pipeline.ts";
@@ -29,6 +32,11 @@ Usage:
   deno task merge <run-dir>
   deno task compare <run-dir> --pairs A:B[,A:B] [--classes C[,C]] [--resamples N] [--json]
   deno task breakdown <run-dir> [--by FIELD] [--classes C[,C]] [--data DIR] [--json]
+  deno task predict --model RUN|RUN/jobs/JOB|FILE.dicelab --input DIR|FILE --out DIR
+                              [--config LABELING/EXPERIMENT/B] [--folds all|0,2] [--tta mirror]
+                              [--probabilities] [--step F]
+  deno task export <run-dir>[/jobs/JOB] --out FILE.dicelab [--config LABELING/EXPERIMENT/B]
+                              [--folds all|0,2] [--format dicelab]
 
 Without --data the matching phantom dataset is generated once (cached in .cache/phantoms).
 
@@ -89,16 +97,24 @@ async function _main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  const progress = Deno.stdout.isTerminal();
+  if (command === "predict") {
+    if (positionals.length > 0) {
+      throw new UsageError(`Unexpected argument "${positionals[0]}" (give --model and --input)`);
+    }
+    return await predictCommand(v, progress);
+  }
   const target = positionals[0];
   if (!target) {
     throw new UsageError(
       `Missing ${
-        ["merge", "compare", "breakdown"].includes(command) ? "run folder" : "pipeline file"
+        ["merge", "compare", "breakdown", "export"].includes(command)
+          ? "run folder"
+          : "pipeline file"
       }`,
     );
   }
   if (positionals.length > 1) throw new UsageError(`Unexpected argument "${positionals[1]}"`);
-  const progress = Deno.stdout.isTerminal();
 
   switch (command) {
     case "run":
@@ -113,6 +129,8 @@ async function _main(argv: string[]): Promise<number> {
       return await breakdownCommand(target, v);
     case "merge":
       return await mergeCommand(target);
+    case "export":
+      return await exportCommand(target, v);
     default:
       throw new UsageError(`Unknown command "${command}"`);
   }

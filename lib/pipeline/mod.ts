@@ -93,3 +93,12 @@ export {
   comparisonTable,
 } from "./compare.ts";
 export { subjectSubgroups } from "./subgroups.ts";
+export {
+  modelFromPath,
+  modelPreprocessing,
+  type ModelSourceKind,
+  modelSourceKind,
+  modelText,
+  runModel,
+  type RunModelOptions,
+} from "./run_model.ts";

@@ -43,6 +43,12 @@ Deno.test("cli explains usage errors", async () => {
   const e = await cli("compare", "runs/none");
   assert.equal(e.code, 2);
   assert.match(e.err, /compare needs --pairs A:B/);
+  const g = await cli("predict", "--input", "x", "--out", "y");
+  assert.equal(g.code, 2);
+  assert.match(g.err, /predict needs --model RUN\|RUN\/jobs\/JOB\|FILE\.dicelab/);
+  const h = await cli("export", "/nonexistent/run", "--out", "m.dicelab");
+  assert.equal(h.code, 2);
+  assert.match(h.err, /Invalid model \/nonexistent\/run: it does not exist/);
   const f = await cli("compare", "/nonexistent/run", "--pairs", "I:leaf");
   assert.equal(f.code, 2);
   assert.match(f.err, /Cannot read run folder's \/nonexistent\/run\/results\.json/);

@@ -30,6 +30,13 @@ export const CLI_OPTIONS = {
   classes: { type: "string" },
   resamples: { type: "string" },
   by: { type: "string" },
+  model: { type: "string" },
+  input: { type: "string" },
+  tta: { type: "string" },
+  probabilities: { type: "boolean" },
+  step: { type: "string" },
+  config: { type: "string" },
+  format: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -69,6 +76,20 @@ export interface CliValues {
   resamples?: string;
   /** `--by FIELD`. */
   by?: string;
+  /** `--model RUN|JOB|FILE` (predict). */
+  model?: string;
+  /** `--input DIR|FILE` (predict). */
+  input?: string;
+  /** `--tta mirror|none` (predict). */
+  tta?: string;
+  /** `--probabilities` (predict). */
+  probabilities?: boolean;
+  /** `--step F` (predict). */
+  step?: string;
+  /** `--config LABELING/EXPERIMENT/B` (predict, export). */
+  config?: string;
+  /** `--format dicelab|onnx` (export). */
+  format?: string;
   /** `--help`. */
   help?: boolean;
 }
@@ -188,4 +209,36 @@ export async function readJsonFlag(path: string, flag: string): Promise<unknown>
   } catch (err) {
     throw new Error(`${path} is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/**
+ * A `--folds` selection of a model's folds: `all` or a comma-separated list of fold numbers.
+ *
+ * @param v The value, if given.
+ * @returns The folds (sorted, unique), or undefined for all.
+ * @throws {UsageError} When it is neither.
+ */
+export function foldListFlag(v: string | undefined): number[] | undefined {
+  if (v === undefined || v.trim() === "all") return undefined;
+  const items = v.split(",").map((s) => s.trim());
+  if (items.length === 0 || items.some((s) => !/^\d+$/.test(s))) {
+    throw new UsageError(`Invalid --folds: expected "all" or fold numbers like 0,2, got "${v}"`);
+  }
+  return [...new Set(items.map(Number))].sort((a, b) => a - b);
+}
+
+/**
+ * A `--step` value: a fraction of the window in (0, 1].
+ *
+ * @param v The value, if given.
+ * @returns The step, or undefined when absent.
+ * @throws {UsageError} When it is not a number in (0, 1].
+ */
+export function stepFlag(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !(n > 0 && n <= 1)) {
+    throw new UsageError(`Invalid --step: expected a fraction of the window in (0, 1], got "${v}"`);
+  }
+  return n;
 }
