@@ -5,6 +5,25 @@
  */
 
 import assert from "node:assert/strict";
+import { readNiftiFile } from "../../lib/nifti/read_nifti.ts";
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-sys=osRelease",
+      "cli.ts",
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
+}
 
 Deno.test("deno task run pipelines/nnunet_example.ts --quick", async () => {
   const out = await Deno.makeTempDir({ prefix: "dicelab-nnunet-run-" });
@@ -38,6 +57,29 @@ Deno.test("deno task run pipelines/nnunet_example.ts --quick", async () => {
     assert.ok(siteB.length > 0 && siteB.every((id: string) => merged.cases[id].join() === "RV,LV"));
     const results = JSON.parse(await Deno.readTextFile(`${out}/results.json`));
     assert.ok(results.rows.some((r: { group: string }) => r.group === "siteB"));
+    // The README's next step: segment the example's held-out imagesTs with the run's model.
+    const imagesTs = `${run.root}/imagesTs`;
+    const p = await cli(
+      "predict",
+      "--model",
+      out,
+      "--config",
+      "merged/leaf/2",
+      "--input",
+      imagesTs,
+      "--out",
+      `${out}/pred`,
+    );
+    assert.equal(p.code, 0, p.err);
+    const inputs = [...Deno.readDirSync(imagesTs)].map((e) => e.name).sort();
+    assert.ok(inputs.length > 0);
+    for (const name of inputs) {
+      const src = await readNiftiFile(`${imagesTs}/${name}`);
+      const seg = await readNiftiFile(`${out}/pred/${name.replace("_0000.nii.gz", ".nii.gz")}`);
+      assert.deepEqual(seg.shape, src.shape);
+      assert.deepEqual(seg.affine, src.affine);
+      assert.ok(seg.data.every((v) => v >= 0 && v <= 3));
+    }
   } finally {
     await Deno.remove(out, { recursive: true });
   }
