@@ -87,7 +87,8 @@ export async function runJob(ctx: RunContext, job: Job): Promise<JobResult> {
       validation,
       dir,
       log,
-      progress: ctx.progress,
+      // On a terminal a line redrawn in place; in logs (no TTY) one line per epoch.
+      progress: ctx.progress ? true : undefined,
       label: job.id,
     });
     const t0 = performance.now();

@@ -54,3 +54,4 @@ export {
 export type { PatchJob, PatchJobResult } from "./patch_jobs.ts";
 export type { JobBarrier } from "./patch_jobs.ts";
 export type { BatchCase, BatchJob, BatchResult } from "./build_batch.ts";
+export { durationText, progressLine, type ProgressState } from "./progress_line.ts";

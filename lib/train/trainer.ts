@@ -14,6 +14,7 @@
  */
 
 import { writeFileAtomic } from "../core/atomic_write.ts";
+import { progressLine } from "./progress_line.ts";
 import type { BufferPool } from "../gpu/buffer_pool.ts";
 import { parseGradTelemetry } from "../gpu/ops/telemetry.ts";
 import type { GpuRuntime } from "../gpu/runtime.ts";
@@ -387,6 +388,7 @@ export class Trainer {
       | { step: number; lr: number; p: Promise<Float32Array[]>; empty: number }
       | undefined;
     let lastFiniteLoss = history.lastTrainLoss;
+    let lastValLoss = NaN;
 
     const settle = async () => {
       if (!pending) return;
@@ -470,6 +472,7 @@ export class Trainer {
         if (epochEnd) {
           const epoch = Math.floor(((step - 1) * B) / N);
           const valLoss = val ? await this.#validate(val, io.validation!) : NaN;
+          lastValLoss = valLoss;
           const ev = val ? sched.step(valLoss) : { improved: false, reduced: false, stop: false };
           history = { lastTrainLoss: epochLossSum / Math.max(1, epochLossN), epochs: epoch + 1 };
           await Deno.writeTextFile(
@@ -500,9 +503,16 @@ export class Trainer {
           await this.#saveTraining(step, sched, { history });
         }
         const now = performance.now();
-        if (io.progress !== false && now - lastPrint > (io.progress ? 250 : 30000)) {
+        if (io.progress ? now - lastPrint > 250 : io.progress !== false && epochEnd) {
           lastPrint = now;
-          this.#progress(step, total, (now - t0) / 1000, stepsThisRun, history.lastTrainLoss);
+          this.#progress(
+            step,
+            total,
+            (now - t0) / 1000,
+            stepsThisRun,
+            history.lastTrainLoss,
+            lastValLoss,
+          );
         }
       }
       await settle();
@@ -577,13 +587,28 @@ export class Trainer {
     await writeFileAtomic(path, kept.map((l) => l + "\n").join(""));
   }
 
-  #progress(step: number, total: number, elapsed: number, steps: number, loss: number) {
-    const rate = steps / Math.max(elapsed, 1e-9);
-    const eta = rate > 0 ? (total - step) / rate : Infinity;
-    const epoch = Math.floor((step * this.config.batchSize) / this.config.samplesPerEpoch);
-    const text = `${this.#io.label ?? "train"} step ${step}/${total} epoch ${epoch} ` +
-      `loss ${Number.isFinite(loss) ? loss.toFixed(4) : "-"} ${rate.toFixed(2)} steps/s ` +
-      `ETA ${_duration(eta)}`;
+  #progress(
+    step: number,
+    total: number,
+    elapsed: number,
+    steps: number,
+    loss: number,
+    valLoss: number,
+  ) {
+    const text = progressLine({
+      label: this.#io.label,
+      step,
+      total,
+      // The epoch the last step belonged to.
+      epoch: Math.max(
+        0,
+        Math.floor(((step - 1) * this.config.batchSize) / this.config.samplesPerEpoch),
+      ),
+      epochs: this.config.epochs,
+      loss,
+      valLoss,
+      rate: steps / Math.max(elapsed, 1e-9),
+    });
     if (this.#io.progress) {
       Deno.stdout.writeSync(new TextEncoder().encode(`\r\x1b[K${text}`));
     } else this.#log(text);
@@ -634,13 +659,6 @@ function _median(x: number[]): number {
   const v = [...x].sort((a, b) => a - b);
   const m = v.length >> 1;
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-}
-
-function _duration(s: number): string {
-  if (!Number.isFinite(s)) return "?";
-  if (s < 60) return `${Math.round(s)}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
 /**

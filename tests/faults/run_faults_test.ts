@@ -72,6 +72,11 @@ Deno.test("--resume on a missing folder starts a fresh run and says so first", a
   const r = await cli(["run", TINY, "--quick", "--resume", "--out", dir, "--only", "I"]);
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out.split("\n")[0], `--resume: no run in ${dir} yet, starting a fresh run there`);
+  // Without a terminal, live progress is one line per epoch (2 epochs under --quick).
+  const progress = r.out.split("\n").filter((l) =>
+    /^f0-partial-I-b2 epoch \d\/2 step \d+\/\d+ loss [\d.]+ val [\d.]+ [\d.]+ steps\/s ETA/.test(l)
+  );
+  assert.equal(progress.length, 2, r.out);
 });
 
 Deno.test("a truncated result.json is named by merge and re-run by --resume", async () => {
