@@ -6,47 +6,14 @@
 
 import assert from "node:assert/strict";
 import { readNiftiFile } from "../../lib/nifti/read_nifti.ts";
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys=osRelease",
-      "cli.ts",
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
-}
+import { cli } from "../faults/_faults.ts";
 
 Deno.test("deno task run pipelines/nnunet_example.ts --quick", async () => {
   const out = await Deno.makeTempDir({ prefix: "dicelab-nnunet-run-" });
   try {
-    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-sys=osRelease",
-        "cli.ts",
-        "run",
-        "pipelines/nnunet_example.ts",
-        "--quick",
-        "--out",
-        out,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(stdout);
-    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    const r = await cli(["run", "pipelines/nnunet_example.ts", "--quick", "--out", out]);
+    const text = r.out;
+    assert.equal(r.code, 0, r.err);
     assert.match(text, /using the phantom NNUNET dataset/);
     assert.match(text, /\| merged \| 2 \|/);
     const run = JSON.parse(await Deno.readTextFile(`${out}/pipeline.json`));
@@ -59,7 +26,7 @@ Deno.test("deno task run pipelines/nnunet_example.ts --quick", async () => {
     assert.ok(results.rows.some((r: { group: string }) => r.group === "siteB"));
     // The README's next step: segment the example's held-out imagesTs with the run's model.
     const imagesTs = `${run.root}/imagesTs`;
-    const p = await cli(
+    const p = await cli([
       "predict",
       "--model",
       out,
@@ -69,7 +36,7 @@ Deno.test("deno task run pipelines/nnunet_example.ts --quick", async () => {
       imagesTs,
       "--out",
       `${out}/pred`,
-    );
+    ]);
     assert.equal(p.code, 0, p.err);
     const inputs = [...Deno.readDirSync(imagesTs)].map((e) => e.name).sort();
     assert.ok(inputs.length > 0);
