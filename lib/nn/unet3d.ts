@@ -28,7 +28,7 @@ import {
   convTranspose3dBackwardWeight,
   convTranspose3dForward,
 } from "../gpu/ops/conv_transpose3d.ts";
-import { diceLossGpu, type DiceLossGpuOptions } from "../gpu/ops/dice_loss.ts";
+import { type DiceLossGpu, diceLossGpu, type DiceLossGpuOptions } from "../gpu/ops/dice_loss.ts";
 import {
   type Activation,
   instanceNormBackward,
@@ -60,7 +60,12 @@ export interface UNetPlanOptions {
   patch: Triple;
   /** `"train"`: forward + loss + backward + Adam; `"infer"`: forward only (BN running stats). */
   mode: "train" | "infer";
-  /** Dice loss (train mode; also allowed in infer mode to compute a validation loss). */
+  /**
+   * Dice loss (train mode; also allowed in infer mode to compute a validation loss). A voxel
+   * mask or label-set index given here (host arrays or GPU buffers) binds the masked /
+   * label-set kernels; replace them per batch with `UNetPlan.dice.setMask` / `setLabelSets`
+   * (host arrays) or by writing the GPU buffers.
+   */
   loss?: Omit<DiceLossGpuOptions, "labeled">;
   /** Adam settings (train mode). */
   adam?: AdamOptions;
@@ -86,6 +91,8 @@ export interface UNetPlan {
   probs: TensorView;
   /** Readback of the loss value (1 float), when a loss is configured. */
   lossReadback?: Readback;
+  /** The bound Dice-loss op, when a loss is configured (per-step `setMask`, `setLabelSets`). */
+  dice?: DiceLossGpu;
   /** Readback of the telemetry summary (8 floats), train mode. */
   telemetryReadback?: Readback;
   /** The Adam update (train mode): call `setStep(t, lr)` before each run. */
@@ -332,6 +339,7 @@ export function buildUNetPlan(
   const dice = diceLossGpu(plan, probs, target, options.loss, { loss: lossBuf, grad: dProbs });
   result.target = target;
   result.lossReadback = dice.lossReadback;
+  result.dice = dice;
   if (!train) return result;
 
   if (options.telemetry ?? true) {

@@ -1,7 +1,15 @@
 /**
  * The Dice-loss family on the GPU (Tilborghs, Bertels et al. 2022, Eq. 3 and 4): per-map sums,
  * a deterministic finalisation that applies Φ, ε, the kept classes and the variant (plain,
- * leaf, marginal), and the gradient w.r.t. the probabilities.
+ * leaf, marginal, labelSetMarginal), and the gradient w.r.t. the probabilities.
+ *
+ * Options (docs/loss-family.md, "For the GPU kernels"): a voxel mask m (per image voxel or
+ * per map voxel), the squared denominator `D = Σ m(y² + ŷ²) + ε_dr` and Fidon's label-set
+ * marginalisation are compiled into generated variants of the streaming kernels
+ * ({@linkcode diceMapPartialsSpec}, {@linkcode diceImagePartialsSpec} with features,
+ * {@linkcode diceGradSpec}); without them the op binds the fixed kernels below unchanged.
+ * The finalisation is shared (`squared` only changes how the marginal variant's merged
+ * background sums its image rows; labelSetMarginal is finalised as plain).
  *
  * Three dispatches, no float atomics, no barrier in any loop over voxels:
  * 1. {@linkcode diceMapPartials} (plain, leaf) or {@linkcode diceImagePartialsSpec} (marginal):
@@ -41,7 +49,7 @@
  */
 
 import { DICE_VARIANTS, type DiceVariant, type Phi, PHI_SETS } from "../../loss/dice_options.ts";
-import { type KernelSpec, wgsl } from "../kernel_spec.ts";
+import { type BindingDecl, type KernelSpec, wgsl } from "../kernel_spec.ts";
 
 /** Invocations per workgroup of the streaming kernels (partials and gradient). */
 export const DICE_WG = 256;
@@ -56,16 +64,17 @@ export const DICE_MAP_QUANTITIES = 4;
  * Quantities per image row of {@linkcode diceImagePartialsSpec}.
  *
  * @param channels Channels C.
- * @returns `C² + 3C`.
+ * @param squared Whether the rows hold the squared denominator's symmetric cross sums.
+ * @returns `C² + 3C`, or `C² + C(C + 1) + C` with `squared`.
  */
-export function diceImageQuantities(channels: number): number {
-  return channels * channels + 3 * channels;
+export function diceImageQuantities(channels: number, squared = false): number {
+  return channels * channels + (squared ? channels * (channels + 1) : 2 * channels) + channels;
 }
 
 /** Numeric codes of Φ used in uniforms: the index in lib/loss's `PHI_SETS` (I 0, CI 1, BI 2, BCI 3). */
 export const PHI_CODE: Readonly<Record<Phi, number>> = _codes(PHI_SETS);
 
-/** Numeric codes of the variant used in uniforms: the index in `DICE_VARIANTS` (plain 0, leaf 1, marginal 2). */
+/** Numeric codes of the variant used in uniforms: the index in `DICE_VARIANTS` (plain 0, leaf 1, marginal 2, labelSetMarginal 3). */
 export const VARIANT_CODE: Readonly<Record<DiceVariant, number>> = _codes(DICE_VARIANTS);
 
 function _codes<T extends string>(names: readonly T[]): Record<T, number> {
@@ -148,7 +157,145 @@ export const diceMapPartials: KernelSpec<DicePartialUniform> = {
   `,
 };
 
-const _imageCache = new Map<number, KernelSpec<DicePartialUniform>>();
+/**
+ * What a generated Dice kernel is specialised for. With every feature off the op binds the
+ * fixed kernels ({@linkcode diceMapPartials}, {@linkcode diceGrad}) exactly as before.
+ */
+export interface DiceKernelFeatures {
+  /**
+   * Voxel mask `mask` (u32, nonzero = counted): none, one per image voxel (`b·V + i`, bound
+   * by whole samples and addressed with the uniform `vShift`) or one per map voxel (laid out
+   * like the labels, addressed with `mOff`).
+   */
+  readonly mask: "none" | "voxel" | "map";
+  /** Squared denominator: Σy², Σŷ² instead of Σy, Σŷ; gradient term `cC·2ŷ'`. */
+  readonly squared: boolean;
+  /**
+   * Fidon's labelSetMarginal merge: reads `setIndex` (u32 `[B·V]`, 0 = leaf, addressed with
+   * `vShift`) and the members of set s as a channel bit mask at `params[setsOff + s − 1]`.
+   */
+  readonly labelSets: boolean;
+}
+
+/** Uniforms of the generated partial kernels: those of {@linkcode diceMapPartials} and the feature offsets. */
+export type DiceFeaturePartialUniform = DicePartialUniform | "mOff" | "vShift" | "setsOff";
+
+const _featureUniforms = {
+  ...diceMapPartials.uniforms,
+  mOff: "u32",
+  vShift: "u32",
+  setsOff: "u32",
+} as const;
+
+function _featureKey(f: DiceKernelFeatures): string {
+  return `${f.mask}${f.squared ? "Sq" : ""}${f.labelSets ? "Sets" : ""}`;
+}
+
+function _featureBindings(f: DiceKernelFeatures): Record<string, BindingDecl> {
+  const out: Record<string, BindingDecl> = {};
+  if (f.mask !== "none") out.mask = { access: "read", type: "u32" };
+  if (f.labelSets) out.setIndex = { access: "read", type: "u32" };
+  return out;
+}
+
+// WGSL that sets `keep` (the voxel is counted) at voxel `i` of map `c` of image `b`.
+function _keep(f: DiceKernelFeatures): string {
+  if (f.mask === "voxel") return "let keep = mask[vBase + i] != 0u;";
+  if (f.mask === "map") return "let keep = mask[mBase + i] != 0u;";
+  return "let keep = true;";
+}
+
+const _mapCache = new Map<string, KernelSpec<DiceFeaturePartialUniform>>();
+
+/**
+ * {@linkcode diceMapPartials} with a voxel mask, the squared denominator and/or the
+ * labelSetMarginal merge (plain, leaf and labelSetMarginal variants). Row `b·K + k` holds
+ * `(Σ m y'ŷ', Σ m y' or Σ m y'², Σ m ŷ' or Σ m ŷ'², max|m y'|)`, where at a voxel labelled
+ * with the set S ∋ c, `ŷ' = (Σ_{c'∈S} ŷ_c')/|S|` (the invocation reads the other members'
+ * probabilities of the same voxel) and `y' = 1/|S|`; elsewhere `ŷ' = ŷ`, `y' = y`. An
+ * ignored voxel (m = 0) adds exact zeros.
+ *
+ * @param f The features (cached per combination).
+ * @returns The spec.
+ */
+export function diceMapPartialsSpec(
+  f: DiceKernelFeatures,
+): KernelSpec<DiceFeaturePartialUniform> {
+  const key = _featureKey(f);
+  const hit = _mapCache.get(key);
+  if (hit) return hit;
+  const sets = f.labelSets
+    ? wgsl`
+      let si = setIndex[vBase + i];
+      if (si != 0u) {
+        let members = classes[u.setsOff + si - 1u];
+        if (((members >> c) & 1u) != 0u) {
+          var total = 0.0;
+          var bits = members;
+          loop {
+            if (bits == 0u) { break; }
+            total += probs[pImg + countTrailingZeros(bits) * u.V + i];
+            bits = bits & (bits - 1u);
+          }
+          let n = f32(countOneBits(members));
+          p = total / n;
+          y = 1.0 / n;
+        }
+      }`
+    : "";
+  const yq = f.squared ? "y * y" : "y";
+  const pq = f.squared ? "p * p" : "p";
+  const spec: KernelSpec<DiceFeaturePartialUniform> = {
+    name: `diceMapPartials_${key}`,
+    bindings: {
+      probs: "read",
+      labels: "read",
+      classes: { access: "read", type: "u32" },
+      partials: "write",
+      ..._featureBindings(f),
+    },
+    uniforms: _featureUniforms,
+    workgroupSize: WG,
+    dispatch: ({ chunks, row0, rows }) => [chunks, rows - row0, 1],
+    body: wgsl`
+    let row = wid.y + u.row0;
+    let b = row / u.K;
+    let c = classes[row - b * u.K];
+    let yBase = (b * u.C + u.yOff + c) * u.V;
+    let pImg = (b * u.cTot + u.cOff) * u.V;
+    let pBase = pImg + c * u.V;
+    let vBase = b * u.V - u.vShift;
+    let mBase = (b * u.C + u.mOff + c) * u.V;
+    let start = wid.x * ${WG}u * u.perThread + lid.x;
+    let end = min(u.V, start + u.perThread * ${WG}u);
+    var s = vec3<f32>(0.0);
+    var comp = vec3<f32>(0.0);
+    var mx = 0.0;
+    for (var i = start; i < end; i += ${WG}u) {
+      var y = labels[yBase + i];
+      var p = probs[pBase + i];${sets}
+      ${_keep(f)}
+      y = select(0.0, y, keep);
+      p = select(0.0, p, keep);
+      let x = vec3<f32>(y * p, ${yq}, ${pq}) - comp;
+      let t = (s + x) * u.one;
+      comp = (t - s) - x;
+      s = t;
+      mx = max(mx, abs(y));
+    }
+    let P = u.chunks * ${WG}u;
+    let o = row * 4u * P + wid.x * ${WG}u + lid.x;
+    partials[o] = s.x;
+    partials[o + P] = s.y;
+    partials[o + 2u * P] = s.z;
+    partials[o + 3u * P] = mx;
+  `,
+  };
+  _mapCache.set(key, spec);
+  return spec;
+}
+
+const _imageCache = new Map<string, KernelSpec<DiceFeaturePartialUniform>>();
 
 /**
  * Per-invocation partial sums of one image b per workgroup row, over all C channels: the
@@ -157,20 +304,38 @@ const _imageCache = new Map<number, KernelSpec<DicePartialUniform>>();
  * channel pair. The per-voxel work is unrolled over C (llvmpipe counts loop iterations
  * against a per-invocation budget, see `reduce.ts`).
  *
+ * With a per-voxel mask every term is multiplied by m (an ignored voxel adds exact zeros).
+ * With the squared denominator `Σy_c`, `Σŷ_c` are replaced by the symmetric cross sums
+ * `Y[c1][c2] = Σ m y_c1 y_c2` and `H[c1][c2] = Σ m ŷ_c1 ŷ_c2` (upper triangles, `c1 ≤ c2`,
+ * row-major: `c1·C − c1(c1 − 1)/2 + c2 − c1`), so the merged background's `Σ(Σ_M ŷ)²` is a
+ * sum of H entries: quantities `G (C²), Y (C(C + 1)/2), H (C(C + 1)/2), max|m y_c| (C)`.
+ *
  * @param channels Channels C (spliced into the source).
- * @returns The spec (cached per C).
- * @throws {RangeError} When C is not an integer in 1..{@linkcode DICE_MAX_MARGINAL_CHANNELS}.
+ * @param f Features: mask "none" or "voxel", squared (labelSets must be off). @default none
+ * @returns The spec (cached per C and features).
+ * @throws {RangeError} When C is not an integer in 1..{@linkcode DICE_MAX_MARGINAL_CHANNELS},
+ *   or for a per-map mask or label sets.
  */
-export function diceImagePartialsSpec(channels: number): KernelSpec<DicePartialUniform> {
+export function diceImagePartialsSpec(
+  channels: number,
+  f: DiceKernelFeatures = { mask: "none", squared: false, labelSets: false },
+): KernelSpec<DiceFeaturePartialUniform> {
   if (!Number.isInteger(channels) || channels < 1 || channels > DICE_MAX_MARGINAL_CHANNELS) {
     throw new RangeError(
       `Cannot build diceImagePartials: C = ${channels} is not in 1..${DICE_MAX_MARGINAL_CHANNELS}`,
     );
   }
-  const hit = _imageCache.get(channels);
+  if (f.mask === "map" || f.labelSets) {
+    throw new RangeError(
+      `Cannot build diceImagePartials: the marginal merge takes only a per-voxel mask and no label sets`,
+    );
+  }
+  const plain = f.mask === "none" && !f.squared;
+  const key = `${channels}${plain ? "" : `_${_featureKey(f)}`}`;
+  const hit = _imageCache.get(key);
   if (hit) return hit;
   const C = channels;
-  const Q = diceImageQuantities(C);
+  const Q = diceImageQuantities(C, f.squared);
   const S = Q - C; // compensated sums; the last C quantities are maxima
   const decl: string[] = [];
   const load: string[] = [];
@@ -178,23 +343,41 @@ export function diceImagePartialsSpec(channels: number): KernelSpec<DicePartialU
   const store: string[] = [];
   for (let q = 0; q < S; q++) decl.push(`var a${q} = vec2<f32>(0.0);`);
   for (let c = 0; c < C; c++) decl.push(`var m${c} = 0.0;`);
+  if (f.mask === "voxel") load.push(`let keep = mask[vBase + i] != 0u;`);
   for (let c = 0; c < C; c++) {
-    load.push(`let y${c} = labels[yBase + ${c}u * u.V + i];`);
-    load.push(`let p${c} = probs[pBase + ${c}u * u.V + i];`);
+    if (plain) {
+      load.push(`let y${c} = labels[yBase + ${c}u * u.V + i];`);
+      load.push(`let p${c} = probs[pBase + ${c}u * u.V + i];`);
+    } else {
+      const keep = f.mask === "voxel" ? "keep" : "true";
+      load.push(`let y${c} = select(0.0, labels[yBase + ${c}u * u.V + i], ${keep});`);
+      load.push(`let p${c} = select(0.0, probs[pBase + ${c}u * u.V + i], ${keep});`);
+    }
     load.push(`m${c} = max(m${c}, abs(y${c}));`);
   }
+  const pairs: [number, number][] = [];
+  for (let c1 = 0; c1 < C; c1++) for (let c2 = c1; c2 < C; c2++) pairs.push([c1, c2]);
+  const T = pairs.length;
   const term = (q: number): string => {
     if (q < C * C) return `y${Math.floor(q / C)} * p${q % C}`;
+    if (f.squared) {
+      const [c1, c2] = pairs[(q - C * C) % T];
+      return q < C * C + T ? `y${c1} * y${c2}` : `p${c1} * p${c2}`;
+    }
     if (q < C * C + C) return `y${q - C * C}`;
     return `p${q - C * C - C}`;
   };
   for (let q = 0; q < S; q++) add.push(`a${q} = kahan(a${q}, ${term(q)});`);
   for (let q = 0; q < S; q++) store.push(`partials[o + ${q}u * P] = a${q}.x;`);
   for (let c = 0; c < C; c++) store.push(`partials[o + ${S + c}u * P] = m${c};`);
-  const spec: KernelSpec<DicePartialUniform> = {
-    name: `diceImagePartials${C}`,
-    bindings: { probs: "read", labels: "read", partials: "write" },
-    uniforms: diceMapPartials.uniforms,
+  const spec: KernelSpec<DiceFeaturePartialUniform> = {
+    name: `diceImagePartials${key}`,
+    bindings: { probs: "read", labels: "read", partials: "write", ..._featureBindings(f) },
+    // The unmasked, unsquared kernel keeps its original uniforms (and source).
+    uniforms: (plain ? diceMapPartials.uniforms : _featureUniforms) as Record<
+      DiceFeaturePartialUniform,
+      "u32" | "f32"
+    >,
     workgroupSize: WG,
     dispatch: ({ chunks, row0, rows }) => [chunks, rows - row0, 1],
     prelude: wgsl`
@@ -206,7 +389,9 @@ fn kahan(acc: vec2<f32>, v: f32) -> vec2<f32> {
     body: wgsl`
     let b = wid.y + u.row0;
     let yBase = (b * ${C}u + u.yOff) * u.V;
-    let pBase = (b * u.cTot + u.cOff) * u.V;
+    let pBase = (b * u.cTot + u.cOff) * u.V;${
+      f.mask === "voxel" ? "\n    let vBase = b * u.V - u.vShift;" : ""
+    }
     let start = wid.x * ${WG}u * u.perThread + lid.x;
     let end = min(u.V, start + u.perThread * ${WG}u);
     ${decl.join("\n    ")}
@@ -219,7 +404,7 @@ fn kahan(acc: vec2<f32>, v: f32) -> vec2<f32> {
     ${store.join("\n    ")}
   `,
   };
-  _imageCache.set(channels, spec);
+  _imageCache.set(key, spec);
   return spec;
 }
 
@@ -233,6 +418,7 @@ export type DiceFinalizeUniform =
   | "variant"
   | "background"
   | "hasMask"
+  | "squared"
   | "items"
   | "chunks"
   | "one";
@@ -266,6 +452,7 @@ export const diceFinalize: KernelSpec<DiceFinalizeUniform> = {
     variant: "u32",
     background: "u32",
     hasMask: "u32",
+    squared: "u32",
     items: "u32",
     chunks: "u32",
     one: "f32",
@@ -282,13 +469,22 @@ fn subsetOf(b: u32, k: u32) -> u32 {
   }
 }
 
-fn imageQ() -> u32 { return u.C * u.C + 3u * u.C; }
+fn imageQ() -> u32 {
+  return u.C * u.C + select(2u * u.C, u.C * (u.C + 1u), u.squared != 0u) + u.C;
+}
+
+// Index of the symmetric cross sum (c1, c2) in an upper triangle stored row-major.
+fn tri(c1: u32, c2: u32) -> u32 {
+  let lo = min(c1, c2);
+  let hi = max(c1, c2);
+  return lo * u.C - (lo * (lo - 1u)) / 2u + hi - lo;
+}
 
 // Is map (b, c) labelled? The kept-class index k addresses the map rows (plain, leaf).
 fn isLabelled(b: u32, c: u32, k: u32) -> bool {
   if (u.variant == 2u && c == u.background) { return true; }
   if (u.hasMask != 0u) { return labeled[b * u.C + c] != 0u; }
-  if (u.variant == 2u) { return sums[b * imageQ() + u.C * u.C + 2u * u.C + c] > 0.0; }
+  if (u.variant == 2u) { return sums[(b + 1u) * imageQ() - u.C + c] > 0.0; }
   return sums[(b * u.K + k) * 4u + 3u] > 0.0;
 }
 
@@ -297,7 +493,8 @@ fn inMerge(b: u32, c: u32) -> bool {
   return c == u.background || !isLabelled(b, c, 0u);
 }
 
-// (Σyŷ, Σ(y + ŷ)) of map (b, k) after the marginal merge (if any).
+// (Σyŷ, Σ(y + ŷ)) of map (b, k) after the marginal merge (if any); Σ(y² + ŷ²) with the
+// squared denominator (the map rows then hold Σy², Σŷ²).
 fn mapSums(b: u32, k: u32, c: u32) -> vec2<f32> {
   if (u.variant != 2u) {
     let o = (b * u.K + k) * 4u;
@@ -305,20 +502,31 @@ fn mapSums(b: u32, k: u32, c: u32) -> vec2<f32> {
   }
   let o = b * imageQ();
   let C = u.C;
+  let T = C * (C + 1u) / 2u;
   if (c != u.background) {
     if (!isLabelled(b, c, k)) { return vec2<f32>(0.0); }
+    if (u.squared != 0u) {
+      let d = o + C * C + tri(c, c);
+      return vec2<f32>(sums[o + c * C + c], sums[d] + sums[d + T]);
+    }
     return vec2<f32>(sums[o + c * C + c], sums[o + C * C + c] + sums[o + C * C + C + c]);
   }
   // Background: merged with every missing channel, ŷ' = Σ_M ŷ_c and y' = Σ_M y_c, so
-  // Σy'ŷ' = Σ_{c1, c2 ∈ M} G[c1][c2].
+  // Σy'ŷ' = Σ_{c1, c2 ∈ M} G[c1][c2]; squared: Σy'² + Σŷ'² = Σ_{c1, c2 ∈ M} Y + H.
   var inter = 0.0;
   var total = 0.0;
   for (var c1 = 0u; c1 < C; c1++) {
     if (!inMerge(b, c1)) { continue; }
     for (var c2 = 0u; c2 < C; c2++) {
-      if (inMerge(b, c2)) { inter += sums[o + c1 * C + c2]; }
+      if (inMerge(b, c2)) {
+        inter += sums[o + c1 * C + c2];
+        if (u.squared != 0u) {
+          let d = o + C * C + tri(c1, c2);
+          total += sums[d] + sums[d + T];
+        }
+      }
     }
-    total += sums[o + C * C + c1] + sums[o + C * C + C + c1];
+    if (u.squared == 0u) { total += sums[o + C * C + c1] + sums[o + C * C + C + c1]; }
   }
   return vec2<f32>(inter, total);
 }
@@ -484,3 +692,137 @@ export const diceGrad: KernelSpec<DiceGradUniform> = {
     }
   `,
 };
+
+/** Uniforms of the generated gradient kernels: those of {@linkcode diceGrad}, the probabilities' layout and the feature offsets. */
+export type DiceFeatureGradUniform =
+  | DiceGradUniform
+  | "pTot"
+  | "pOff"
+  | "mOff"
+  | "vShift"
+  | "setsOff";
+
+const _gradCache = new Map<string, KernelSpec<DiceFeatureGradUniform>>();
+
+/**
+ * {@linkcode diceGrad} with a voxel mask, the squared denominator and/or the labelSetMarginal
+ * merge: `grad = m·(cY·y' + cC·∂D)` with `∂D = 1`, or `2ŷ'` (squared; `ŷ'` sums the
+ * probabilities of the record's source mask like `y'`). At a voxel labelled with the set
+ * S ∋ c the labelSetMarginal gradient is the members' mean,
+ * `g_c = (m/|S|) Σ_{c'∈S} (cY_c'/|S| + cC_c'·∂D')` with `∂D' = 1` or `2(Σ_S ŷ)/|S|`, read
+ * from the members' records (zero for channels that are not kept) and, when squared, their
+ * probabilities of the same voxel. Grid `[chunks, B·C]`.
+ *
+ * `aliased` (squared only): the gradient view is the probabilities' own view, bound once as
+ * `read_write`; each invocation reads ŷ at the element it then overwrites, so only variants
+ * whose source mask is the map's own channel (plain, leaf) may use it.
+ *
+ * @param f The features.
+ * @param aliased Whether `grad` is also the probabilities' view. @default false
+ * @returns The spec (cached per combination).
+ * @throws {RangeError} For `aliased` with label sets (the mean reads other channels).
+ */
+export function diceGradSpec(
+  f: DiceKernelFeatures,
+  aliased = false,
+): KernelSpec<DiceFeatureGradUniform> {
+  if (aliased && f.labelSets && f.squared) {
+    throw new RangeError(
+      `Cannot build diceGrad: an aliased gradient cannot read the other members' probabilities`,
+    );
+  }
+  const readsProbs = f.squared;
+  const key = `${_featureKey(f)}${aliased && readsProbs ? "Aliased" : ""}`;
+  const hit = _gradCache.get(key);
+  if (hit) return hit;
+  const P = aliased ? "grad" : "probs";
+  const sq = (x: string) => (f.squared ? `${x} * (2.0 * p)` : x);
+  const sets = f.labelSets
+    ? wgsl`
+      let si = setIndex[vBase + i];
+      if (si != 0u) {
+        let members = params[u.setsOff + si - 1u];
+        if (((members >> c) & 1u) != 0u) {
+          let n = f32(countOneBits(members));${
+      f.squared
+        ? wgsl`
+          var total = 0.0;
+          bits = members;
+          loop {
+            if (bits == 0u) { break; }
+            total += ${P}[pImg + countTrailingZeros(bits) * u.V + i];
+            bits = bits & (bits - 1u);
+          }
+          let dq = 2.0 * total / n;`
+        : ""
+    }
+          var acc = 0.0;
+          bits = members;
+          loop {
+            if (bits == 0u) { break; }
+            let r = 4u * (b * u.C + countTrailingZeros(bits));
+            acc += bitcast<f32>(coef[r]) / n + bitcast<f32>(coef[r + 1u])${
+      f.squared ? " * dq" : ""
+    };
+            bits = bits & (bits - 1u);
+          }
+          g = acc / n;
+        }
+      }`
+    : "";
+  const bindings: Record<string, BindingDecl> = {
+    labels: "read",
+    coef: { access: "read", type: "u32" },
+    grad: aliased && readsProbs ? "read_write" : "write",
+  };
+  if (readsProbs && !aliased) bindings.probs = "read";
+  if (f.labelSets) bindings.params = { access: "read", type: "u32" };
+  Object.assign(bindings, _featureBindings(f));
+  const spec: KernelSpec<DiceFeatureGradUniform> = {
+    name: `diceGrad_${key}`,
+    bindings,
+    uniforms: {
+      ...diceGrad.uniforms,
+      pTot: "u32",
+      pOff: "u32",
+      mOff: "u32",
+      vShift: "u32",
+      setsOff: "u32",
+    },
+    workgroupSize: WG,
+    dispatch: ({ chunks, row0, rows }) => [chunks, rows - row0, 1],
+    body: wgsl`
+    let m = wid.y + u.row0;
+    let b = m / u.C;
+    let c = m - b * u.C;
+    let cy = bitcast<f32>(coef[4u * m]);
+    let cc = bitcast<f32>(coef[4u * m + 1u]);
+    let src = coef[4u * m + 2u];
+    let gBase = (b * u.cTot + u.cOff + c) * u.V;
+    let yImg = (b * u.C + u.yOff) * u.V;
+    let pImg = (b * u.pTot + u.pOff) * u.V;
+    let vBase = b * u.V - u.vShift;
+    let mBase = (b * u.C + u.mOff + c) * u.V;
+    let start = wid.x * ${WG}u * u.perThread + lid.x;
+    let end = min(u.V, start + u.perThread * ${WG}u);
+    for (var i = start; i < end; i += ${WG}u) {
+      var y = 0.0;
+      var p = 0.0;
+      var bits = src;
+      loop {
+        if (bits == 0u) { break; }
+        let c2 = countTrailingZeros(bits);
+        y += labels[yImg + c2 * u.V + i];${
+      readsProbs ? `\n        p += ${P}[pImg + c2 * u.V + i];` : ""
+    }
+        bits = bits & (bits - 1u);
+      }
+      var g = cy * y + ${sq("cc")};${sets}
+      ${_keep(f)}
+      grad[gBase + i] = select(0.0, g, keep);
+    }
+  `,
+  };
+  _gradCache.set(key, spec);
+  return spec;
+}
