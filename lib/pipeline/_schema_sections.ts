@@ -69,6 +69,9 @@ const lossCommon = {
     .min(1).optional().describe(
       "Channels kept in the loss (e.g. [1, 2, 3] drops the background); default all",
     ),
+  squaredDenominator: z.boolean().optional().describe(
+    "Denominator Σŷ² + Σy² + ε (Milletari's V-Net Dice; MONAI squared_pred) instead of Σŷ + Σy + ε",
+  ),
 };
 
 /** A loss from the Dice family: a discriminated union on `kind`. */

@@ -21,14 +21,27 @@ import type {
 
 /** A loss as written (Φ, ε and the background have defaults). */
 export type LossInput =
-  | { kind: "softDice"; phi?: PhiName; epsilon?: EpsilonConfig; classes?: number[] }
-  | { kind: "leafDice"; phi?: PhiName; epsilon?: EpsilonConfig; classes?: number[] }
+  | {
+    kind: "softDice";
+    phi?: PhiName;
+    epsilon?: EpsilonConfig;
+    classes?: number[];
+    squaredDenominator?: boolean;
+  }
+  | {
+    kind: "leafDice";
+    phi?: PhiName;
+    epsilon?: EpsilonConfig;
+    classes?: number[];
+    squaredDenominator?: boolean;
+  }
   | {
     kind: "marginalDice";
     phi?: PhiName;
     epsilon?: EpsilonConfig;
     classes?: number[];
     background?: number;
+    squaredDenominator?: boolean;
   };
 
 /** An experiment as written. */

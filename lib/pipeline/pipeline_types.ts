@@ -25,14 +25,27 @@ export type EpsilonConfig = EpsilonTermConfig | EpsilonTermConfig[] | "heuristic
 
 /** A validated loss from the Dice family. */
 export type LossConfig =
-  | { kind: "softDice"; phi: PhiName; epsilon: EpsilonConfig; classes?: number[] }
-  | { kind: "leafDice"; phi: PhiName; epsilon: EpsilonConfig; classes?: number[] }
+  | {
+    kind: "softDice";
+    phi: PhiName;
+    epsilon: EpsilonConfig;
+    classes?: number[];
+    squaredDenominator?: boolean;
+  }
+  | {
+    kind: "leafDice";
+    phi: PhiName;
+    epsilon: EpsilonConfig;
+    classes?: number[];
+    squaredDenominator?: boolean;
+  }
   | {
     kind: "marginalDice";
     phi: PhiName;
     epsilon: EpsilonConfig;
     classes?: number[];
     background: number;
+    squaredDenominator?: boolean;
   };
 
 /** A validated experiment. */
