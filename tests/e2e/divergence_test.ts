@@ -1,6 +1,6 @@
 /**
- * NaN/Inf in the loss stops training with an error naming the step and the last good
- * checkpoint.
+ * NaN/Inf in the loss stops training with an error naming the step, the loss, the last finite
+ * loss, the learning rate and the last good checkpoint.
  */
 
 import assert from "node:assert/strict";
@@ -73,7 +73,7 @@ gpuTest("a NaN loss stops training naming the step and the last good checkpoint"
       assert.equal(err.checkpoint, `${dir}/checkpoint.ckpt`);
       assert.match(
         err.message,
-        /Training diverged at step 7: the loss is not finite; last good checkpoint: .*checkpoint\.ckpt/,
+        /Training diverged at step 7: the loss is not finite \(loss NaN, last finite loss [\d.]+, lr 0\.001\); last good checkpoint: .*checkpoint\.ckpt/,
       );
       return true;
     });
