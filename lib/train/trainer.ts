@@ -388,6 +388,7 @@ export class Trainer {
       | { step: number; lr: number; p: Promise<Float32Array[]>; empty: number }
       | undefined;
     let lastFiniteLoss = history.lastTrainLoss;
+    const nanLossFault = _nanLossFault(io.label); // read once, not per step
     let lastValLoss = NaN;
 
     const settle = async () => {
@@ -395,7 +396,7 @@ export class Trainer {
       const { step: s, lr, p, empty } = pending;
       pending = undefined;
       const [lossArr, telArr] = await p;
-      const loss = s >= 1 && _nanLossFault(io.label) ? NaN : lossArr[0];
+      const loss = s >= 1 && nanLossFault ? NaN : lossArr[0];
       if (!Number.isFinite(loss)) {
         throw new TrainingDivergedError(s, "the loss", await this.#existing(this.checkpointPath), {
           loss,
