@@ -71,13 +71,13 @@ export function parseChannels(value: unknown, where: string): string[] {
 
 /**
  * Check a label table given as name → value (nnU-Net) or value → name (Decathlon), and
- * return the class names by value. Values must be 0 (background) .. K − 1. nnU-Net's region
- * labels (a list of values) and its `"ignore"` label are recognised and refused with the reason.
+ * return the class names by value. Values must be 0 (background) .. K − 1 (nnU-Net's
+ * `"ignore"` label is taken out of the table before, by its reader).
  *
  * @param labels value → name.
  * @param where `file: labels` for messages.
  * @returns Class names in value order.
- * @throws {TypeError} When the values are not 0..K−1, or a region or ignore label is used.
+ * @throws {TypeError} When the values are not 0..K−1.
  */
 export function classNames(labels: Map<number, string>, where: string): string[] {
   const values = [...labels.keys()].sort((a, b) => a - b);

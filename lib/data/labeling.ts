@@ -6,10 +6,23 @@
  * @module
  */
 
+import {
+  FIRST_SPECIAL_LABEL,
+  IGNORE_LABEL,
+  labelSetValue,
+  MAX_LABEL_SETS,
+} from "../core/voxel_labels.ts";
 import { ACDC, BRATS, caseSpec } from "./datasets.ts";
-import type { Labeling, LoadedCase } from "./types.ts";
+import type { DatasetSpecData, Labeling, LoadedCase, RemovedLabels } from "./types.ts";
 
-export type { Labeling };
+export type { Labeling, RemovedLabels };
+
+/** The spellings of {@linkcode RemovedLabels}, in order (`"relabel"` is the default). */
+export const REMOVED_LABELS = [
+  "relabel",
+  "labelSet",
+  "ignore",
+] as const satisfies readonly RemovedLabels[];
 
 /**
  * The paper's labelings: the full one and each dataset's partial-label protocol (defined once,
@@ -35,6 +48,12 @@ export const LABELINGS: {
  * @returns Its name.
  */
 export function labelingName(labeling: Labeling): string {
+  const base = _baseName(labeling);
+  const as = labeling.kind === "full" ? undefined : labeling.removedLabels;
+  return as === undefined || as === "relabel" ? base : `${base}[${as}]`;
+}
+
+function _baseName(labeling: Labeling): string {
   switch (labeling.kind) {
     case "full":
       return "full";
@@ -64,6 +83,136 @@ export function labelingName(labeling: Labeling): string {
  * ```
  */
 export function applyLabeling(loaded: LoadedCase, labeling: Labeling): LoadedCase {
+  const relabelled = _relabel(loaded, labeling);
+  const as = labeling.kind === "full" ? "relabel" : labeling.removedLabels ?? "relabel";
+  if (relabelled === loaded || as === "relabel") return relabelled;
+  const hidden = hiddenClasses(loaded, labeling)!;
+  const into = labeling.kind === "removeClass" ? labeling.into ?? 0 : 0;
+  let mark = IGNORE_LABEL;
+  if (as === "labelSet") {
+    const sets = labelingSets(labeling, caseSpec(loaded));
+    mark = labelSetValue(sets.findIndex((s) => s.join() === hidden.join()) + 1);
+  }
+  const label = relabelled.label === loaded.label ? loaded.label.slice() : relabelled.label;
+  for (let i = 0; i < label.length; i++) if (label[i] === into) label[i] = mark;
+  return { ...relabelled, label, labeling: labelingName(labeling) };
+}
+
+/**
+ * A labeling with its removed labels presented to the loss as `removedLabels` (the full
+ * labeling removes nothing and is returned as it is).
+ *
+ * @param labeling The protocol.
+ * @param removedLabels How its removed labels reach the loss.
+ * @returns The labeling the patch builder applies.
+ * @example
+ * ```ts
+ * import { LABELINGS, labelingName, withRemovedLabels } from "./labeling.ts";
+ * console.log(labelingName(withRemovedLabels(LABELINGS.acdcPartial, "ignore"))); // removeClass(ES: 2→0)[ignore]
+ * ```
+ */
+export function withRemovedLabels(labeling: Labeling, removedLabels: RemovedLabels): Labeling {
+  return labeling.kind === "full" ? labeling : { ...labeling, removedLabels };
+}
+
+/**
+ * The classes that may hide under a case's voxels labelled `into` (background unless
+ * `removeClass.into` says otherwise) after a labeling: `into` and the classes it removed
+ * from the case, sorted; `undefined` when the labeling leaves the case as annotated. These
+ * voxels become the label set or the ignored voxels of `removedLabels`.
+ *
+ * @param loaded The case.
+ * @param labeling The protocol.
+ * @returns Sorted class indices, or undefined.
+ * @example
+ * ```ts
+ * import { hiddenClasses, LABELINGS } from "./labeling.ts";
+ * import type { LoadedCase } from "./types.ts";
+ * const es = { dataset: "acdc", group: "ES", classes: ["bg", "RV", "MYO", "LV"] } as unknown as LoadedCase;
+ * console.log(hiddenClasses(es, LABELINGS.acdcPartial)); // [0, 2]
+ * ```
+ */
+export function hiddenClasses(loaded: LoadedCase, labeling: Labeling): number[] | undefined {
+  switch (labeling.kind) {
+    case "full":
+      return undefined;
+    case "annotatedClasses": {
+      const missing = _unannotated(loaded, labeling);
+      return missing.length > 0 ? [0, ...missing] : undefined;
+    }
+    case "emptyGroup":
+      return loaded.group === labeling.group
+        ? Array.from({ length: loaded.classes.length }, (_, c) => c)
+        : undefined;
+    case "removeClass": {
+      if (loaded.group !== labeling.group) return undefined;
+      const into = labeling.into ?? 0;
+      return [into, labeling.classIndex].sort((a, b) => a - b);
+    }
+  }
+}
+
+/**
+ * The label sets a labeling with `removedLabels: "labelSet"` writes (set s at index s − 1):
+ * one per distinct {@linkcode hiddenClasses} over the cases it can touch, in a fixed order.
+ *
+ * @param labeling The protocol.
+ * @param spec The dataset (its classes and target encoding).
+ * @returns Channel lists (the one-hot target's channels are the classes).
+ * @throws {RangeError} For a binary target (its one map cannot name the background), a
+ *   labeling that removes nothing, or more than `MAX_LABEL_SETS` sets.
+ * @example
+ * ```ts
+ * import { labelingSets, LABELINGS } from "./labeling.ts";
+ * import { ACDC } from "./datasets.ts";
+ * console.log(labelingSets(LABELINGS.acdcPartial, ACDC)); // [[0, 2]]
+ * ```
+ */
+export function labelingSets(
+  labeling: Labeling,
+  spec: Pick<DatasetSpecData, "classes" | "target" | "title">,
+): number[][] {
+  if (spec.target === "binary") {
+    throw new RangeError(
+      `Cannot use label sets with ${spec.title}: its loss target is one binary map, which ` +
+        `cannot name the background (use removedLabels "ignore" or "relabel")`,
+    );
+  }
+  const K = spec.classes.length;
+  const sets = new Map<string, number[]>();
+  const add = (s: number[]) => sets.set(s.join(), s);
+  switch (labeling.kind) {
+    case "full":
+      break;
+    case "emptyGroup":
+      add(Array.from({ length: K }, (_, c) => c));
+      break;
+    case "removeClass":
+      add([labeling.into ?? 0, labeling.classIndex].sort((a, b) => a - b));
+      break;
+    case "annotatedClasses":
+      for (const named of Object.values(labeling.cases ?? {})) {
+        const missing = [];
+        for (let c = 1; c < K; c++) if (!named.includes(spec.classes[c])) missing.push(c);
+        if (missing.length > 0) add([0, ...missing]);
+      }
+      break;
+  }
+  if (sets.size === 0) {
+    throw new RangeError(
+      `Cannot use label sets with labeling ${labelingName(labeling)}: it removes no labels`,
+    );
+  }
+  if (sets.size > MAX_LABEL_SETS) {
+    throw new RangeError(
+      `Cannot use label sets with labeling ${labelingName(labeling)}: ${sets.size} distinct ` +
+        `sets (at most ${MAX_LABEL_SETS})`,
+    );
+  }
+  return [...sets.keys()].sort().map((k) => sets.get(k)!);
+}
+
+function _relabel(loaded: LoadedCase, labeling: Labeling): LoadedCase {
   if (labeling.kind === "annotatedClasses") {
     const missing = _unannotated(loaded, labeling);
     if (missing.length === 0) return loaded;
@@ -152,7 +301,8 @@ export interface TargetOptions {
 
 /**
  * The loss target of a label map: BRATS whole tumour as one binary map (C = 1, label > 0),
- * ACDC one-hot over K maps (background, RV, MYO, LV).
+ * ACDC one-hot over K maps (background, RV, MYO, LV). An ignored or set-labelled voxel
+ * (lib/core/voxel_labels.ts) has no leaf label: 0 in every map.
  *
  * @param label Class indices `[N]` (any spatial shape, flattened).
  * @param options Encoding and class count.
@@ -169,13 +319,14 @@ export function makeTarget(label: Uint8Array, options: TargetOptions): Float32Ar
   const n = label.length;
   if (options.encoding === "binary") {
     const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = label[i] > 0 ? 1 : 0;
+    for (let i = 0; i < n; i++) out[i] = label[i] > 0 && label[i] < FIRST_SPECIAL_LABEL ? 1 : 0;
     return out;
   }
   const k = options.classes ?? 0;
   const out = new Float32Array(k * n);
   for (let i = 0; i < n; i++) {
     const c = label[i];
+    if (c >= FIRST_SPECIAL_LABEL) continue; // ignored or a label set: no leaf label
     if (c >= k) throw new RangeError(`Cannot one-hot encode: label ${c} at ${i} with ${k} classes`);
     out[c * n + i] = 1;
   }

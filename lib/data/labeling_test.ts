@@ -4,10 +4,15 @@ import {
   annotatedMaps,
   applyLabeling,
   groupWeights,
+  hiddenClasses,
   labelingName,
   LABELINGS,
+  labelingSets,
   makeTarget,
+  withRemovedLabels,
 } from "./labeling.ts";
+import { labelSetNumber } from "../core/voxel_labels.ts";
+import { ACDC, BRATS } from "./datasets.ts";
 import type { LoadedCase } from "./types.ts";
 
 function acdcCase(group: string): LoadedCase {
@@ -92,4 +97,54 @@ Deno.test("groupWeights samples ED:ES in 3:1 whatever the group sizes", () => {
   );
   assert.ok(Math.abs(w.reduce((a, b) => a + b) - 1) < 1e-12);
   assert.throws(() => groupWeights(["HGG"], ACDC_ED_ES_RATIO), RangeError);
+});
+
+Deno.test("removedLabels: label sets and ignored voxels where the removed class may hide", () => {
+  const es = acdcCase("ES");
+  const sets = withRemovedLabels(LABELINGS.acdcPartial, "labelSet");
+  const ignore = withRemovedLabels(LABELINGS.acdcPartial, "ignore");
+  assert.deepEqual(hiddenClasses(es, LABELINGS.acdcPartial), [0, 2]);
+  assert.equal(hiddenClasses(acdcCase("ED"), LABELINGS.acdcPartial), undefined);
+  assert.deepEqual(labelingSets(sets, ACDC), [[0, 2]]);
+  // Background and MYO voxels at ES become set 1 (value 254) or ignored (255); RV, LV stay.
+  const s = applyLabeling(es, sets);
+  assert.deepEqual(Array.from(s.label), [254, 1, 254, 3, 254, 254]);
+  assert.equal(labelSetNumber(s.label[0]), 1);
+  assert.equal(s.labeling, "removeClass(ES: 2→0)[labelSet]");
+  assert.deepEqual(Array.from(applyLabeling(es, ignore).label), [255, 1, 255, 3, 255, 255]);
+  assert.deepEqual(Array.from(es.label), [0, 1, 2, 3, 2, 2], "the loaded case is untouched");
+  // Untouched cases and the relabel default are as before.
+  const ed = acdcCase("ED");
+  assert.equal(applyLabeling(ed, sets), ed);
+  assert.deepEqual(
+    Array.from(applyLabeling(es, withRemovedLabels(LABELINGS.acdcPartial, "relabel")).label),
+    [0, 1, 0, 3, 0, 0],
+  );
+  // Marks have no leaf label: all-zero target rows.
+  const t = makeTarget(s.label, { encoding: "oneHot", classes: 4 });
+  assert.deepEqual(Array.from(t), [
+    ...[0, 0, 0, 0, 0, 0],
+    ...[0, 1, 0, 0, 0, 0],
+    ...[0, 0, 0, 0, 0, 0],
+    ...[0, 0, 0, 1, 0, 0],
+  ]);
+  assert.deepEqual(
+    Array.from(makeTarget(new Uint8Array([0, 1, 255, 254]), { encoding: "binary" })),
+    [0, 1, 0, 0],
+  );
+  // Binary targets cannot name the background in a set.
+  assert.throws(
+    () => labelingSets(withRemovedLabels(LABELINGS.bratsPartial, "labelSet"), BRATS),
+    /one binary map, which cannot name the background/,
+  );
+  // annotatedClasses: one set per distinct combination of unannotated classes.
+  const merged = {
+    kind: "annotatedClasses" as const,
+    cases: { a: ["RV"], b: ["RV", "LV"], c: ["LV"], d: ["RV", "MYO", "LV"] },
+    removedLabels: "labelSet" as const,
+  };
+  assert.deepEqual(labelingSets(merged, ACDC), [[0, 1, 2], [0, 2], [0, 2, 3]]);
+  const a = { ...acdcCase("ED"), id: "b" };
+  assert.deepEqual(hiddenClasses(a, merged), [0, 2]);
+  assert.deepEqual(Array.from(applyLabeling(a, merged).label), [253, 1, 253, 3, 253, 253]);
 });

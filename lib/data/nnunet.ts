@@ -25,6 +25,7 @@ import {
   readSplits,
 } from "./dataset_json.ts";
 import type { CaseRecord, DatasetKind, DatasetSpecData } from "./types.ts";
+import { IGNORE_LABEL } from "../core/voxel_labels.ts";
 
 /** A dataset read from its own description. */
 export interface DescribedDataset {
@@ -47,29 +48,30 @@ async function _names(dir: string): Promise<string[]> {
   return out.sort();
 }
 
+/** A dataset.json `labels` table: class names by value, and nnU-Net's ignore label's value. */
+interface _Labels {
+  table: Map<number, string>;
+  ignore?: number;
+}
+
 function _labelTable(
   labels: unknown,
   file: string,
   byName: boolean,
-): Map<number, string> {
+): _Labels {
   const where = `${file}: labels`;
   if (!labels || typeof labels !== "object" || Array.isArray(labels)) {
     throw new TypeError(`Invalid ${where}: expected an object`);
   }
   const out = new Map<number, string>();
+  let ignore: number | undefined;
   for (const [k, v] of Object.entries(labels as Record<string, unknown>)) {
     if (byName) {
-      if (k === "ignore") {
-        throw new TypeError(
-          `Invalid ${where}: the "ignore" label (${JSON.stringify(v)}) needs the voxel mask of ` +
-            `the loss, which the GPU trainer does not have yet (docs/loss-family.md); remove it ` +
-            `or relabel those voxels`,
-        );
-      }
       if (Array.isArray(v)) {
         throw new TypeError(
           `Invalid ${where}: "${k}" is a region label (${JSON.stringify(v)}); region-based ` +
-            `training is not supported yet — give each label one value`,
+            `training is not supported yet (it needs overlapping sigmoid maps) — give each label ` +
+            `one value`,
         );
       }
       if (!Number.isInteger(v) || (v as number) < 0) {
@@ -77,8 +79,11 @@ function _labelTable(
           `Invalid ${where}: "${k}" must be a label value ≥ 0, got ${JSON.stringify(v)}`,
         );
       }
-      if (out.has(v as number)) throw new TypeError(`Invalid ${where}: value ${v} is given twice`);
-      out.set(v as number, k);
+      if (out.has(v as number) || ignore === v) {
+        throw new TypeError(`Invalid ${where}: value ${v} is given twice`);
+      }
+      if (k === "ignore") ignore = v as number;
+      else out.set(v as number, k);
     } else {
       const value = Number(k);
       if (!Number.isInteger(value) || value < 0 || typeof v !== "string") {
@@ -87,7 +92,21 @@ function _labelTable(
       out.set(value, v);
     }
   }
-  return out;
+  if (ignore !== undefined) {
+    const top = Math.max(...out.keys());
+    if (ignore <= top) {
+      // nnU-Net v2's own rule: the ignore label has the highest value.
+      throw new TypeError(
+        `Invalid ${where}: the "ignore" label (${ignore}) must have the highest value (class "${
+          out.get(top)
+        }" has ${top})`,
+      );
+    }
+    if (ignore > 255) {
+      throw new TypeError(`Invalid ${where}: the "ignore" label (${ignore}) must be ≤ 255`);
+    }
+  }
+  return { table: out, ...(ignore !== undefined ? { ignore } : {}) };
 }
 
 function _spec(
@@ -97,6 +116,7 @@ function _spec(
   classes: string[],
   table: CaseTable,
   splits?: Record<string, number>,
+  ignore?: number,
 ): DatasetSpecData {
   const groups = [...new Set([...table.rows.values()].map((r) => r.group))].sort();
   const first = [...table.rows.values()][0];
@@ -105,9 +125,13 @@ function _spec(
     kind,
     title,
     channels,
-    labelValues: classes.map((_, i) => i),
+    labelValues: ignore === undefined ? classes.map((_, i) => i) : [...classes.keys(), ignore],
     classes,
-    classOf: Object.fromEntries(classes.map((_, i) => [String(i), i])),
+    classOf: Object.fromEntries([
+      ...classes.map((_, i) => [String(i), i]),
+      ...(ignore === undefined ? [] : [[String(ignore), IGNORE_LABEL]]),
+    ]),
+    ...(ignore === undefined ? {} : { ignoreLabel: ignore }),
     target: classes.length === 2 ? "binary" : "oneHot",
     intensityMask: "all",
     groups: groups.length > 0 ? groups : ["all"],
@@ -156,14 +180,16 @@ function _checkTable(table: CaseTable, ids: ReadonlySet<string>): void {
  * @param root The `DatasetXXX_Name` folder.
  * @returns Its spec and training records.
  * @throws {Deno.errors.NotFound} Naming a missing dataset.json, folder or file.
- * @throws {TypeError} Naming the file and field: channel_names, labels (region and ignore labels
- *   are refused with the reason), numTraining, file_ending, channel files, splits, cases table.
+ * @throws {TypeError} Naming the file and field: channel_names, labels (region labels are
+ *   refused with the reason; an `"ignore"` label must have the highest value), numTraining,
+ *   file_ending, channel files, splits, cases table.
  */
 export async function readNnunetDataset(root: string): Promise<DescribedDataset> {
   const file = `${root}/dataset.json`;
   const json = await readJsonFile(file) as Record<string, unknown>;
   const channels = parseChannels(json.channel_names ?? json.modality, `${file}: channel_names`);
-  const classes = classNames(_labelTable(json.labels, file, true), `${file}: labels`);
+  const labelTable = _labelTable(json.labels, file, true);
+  const classes = classNames(labelTable.table, `${file}: labels`);
   const ending = json.file_ending ?? ".nii.gz";
   if (ending !== ".nii.gz" && ending !== ".nii") {
     throw new TypeError(
@@ -227,7 +253,7 @@ export async function readNnunetDataset(root: string): Promise<DescribedDataset>
   const subjectOf = new Map(ids.map((id) => [id, table.rows.get(id)?.subject ?? id]));
   const splits = await readSplits(`${root}/splits_final.json`, subjectOf);
   const title = typeof json.name === "string" && json.name ? json.name : root.split("/").pop()!;
-  const spec = _spec("nnunet", title, channels, classes, table, splits);
+  const spec = _spec("nnunet", title, channels, classes, table, splits, labelTable.ignore);
   const records = ids.map((id) =>
     _record(
       spec,
@@ -254,7 +280,7 @@ export async function readMsdDataset(root: string): Promise<DescribedDataset> {
   const file = `${root}/dataset.json`;
   const json = await readJsonFile(file) as Record<string, unknown>;
   const channels = parseChannels(json.modality, `${file}: modality`);
-  const classes = classNames(_labelTable(json.labels, file, false), `${file}: labels`);
+  const classes = classNames(_labelTable(json.labels, file, false).table, `${file}: labels`);
   const training = json.training;
   if (!Array.isArray(training) || training.length === 0) {
     throw new TypeError(`Invalid ${file}: training must be a non-empty list of { image, label }`);

@@ -6,6 +6,7 @@
  */
 
 import type { Rng } from "../core/rng.ts";
+import { isClassLabel } from "../core/voxel_labels.ts";
 import { extractRegion } from "./region.ts";
 import type { Vec3 } from "./types.ts";
 
@@ -27,7 +28,7 @@ export interface PatchSource {
 export interface SamplePatchOptions {
   /** Probability that the patch is centred on a foreground voxel. @default 0.5 */
   foregroundProbability?: number;
-  /** Label values that count as foreground. @default every value > 0 */
+  /** Label values that count as foreground. @default every class value > 0 (no marks) */
   foregroundClasses?: readonly number[];
 }
 
@@ -43,6 +44,11 @@ export interface Patch {
   foreground: boolean;
 }
 
+/** A class value > 0 (not an ignore or label-set mark). */
+function _isForeground(v: number): boolean {
+  return v > 0 && isClassLabel(v);
+}
+
 const _foregroundCache = new WeakMap<Uint8Array, Map<string, Int32Array>>();
 
 function _foreground(label: Uint8Array, classes?: readonly number[]): Int32Array {
@@ -53,10 +59,14 @@ function _foreground(label: Uint8Array, classes?: readonly number[]): Int32Array
   if (hit) return hit;
   const set = classes ? new Set(classes) : undefined;
   let count = 0;
-  for (let i = 0; i < label.length; i++) if (set ? set.has(label[i]) : label[i] > 0) count++;
+  for (let i = 0; i < label.length; i++) {
+    if (set ? set.has(label[i]) : _isForeground(label[i])) count++;
+  }
   const out = new Int32Array(count);
   let k = 0;
-  for (let i = 0; i < label.length; i++) if (set ? set.has(label[i]) : label[i] > 0) out[k++] = i;
+  for (let i = 0; i < label.length; i++) {
+    if (set ? set.has(label[i]) : _isForeground(label[i])) out[k++] = i;
+  }
   perLabel.set(key, out);
   return out;
 }

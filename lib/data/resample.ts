@@ -5,6 +5,7 @@
  * @module
  */
 
+import { FIRST_SPECIAL_LABEL } from "../core/voxel_labels.ts";
 import type { GridMap, Vec3, Volume } from "./types.ts";
 
 /** A resampling grid: its shape and where its voxels fall in the source. */
@@ -168,9 +169,10 @@ export function resampleNearest(volume: Volume<Uint8Array>, grid: ResampleGrid):
 /**
  * Per-class linear resampling + argmax: each class's indicator map is resampled linearly
  * and every output voxel takes the class with the largest value (the lowest class index on
- * ties). Smoother than nearest for thin structures such as the myocardium.
+ * ties). Smoother than nearest for thin structures such as the myocardium. Ignore and
+ * label-set marks (values from `FIRST_SPECIAL_LABEL` up) are resampled as further classes.
  *
- * @param volume Class indices `[D, H, W]` in 0..K−1 with their shape.
+ * @param volume Class indices `[D, H, W]` in 0..K−1 (or marks) with their shape.
  * @param grid Target grid.
  * @param options The number of classes K.
  * @returns A new `[D', H', W']` Uint8Array.
@@ -191,7 +193,13 @@ export function resampleLabelLinear(
   const best = new Float32Array(n).fill(-1);
   const out = new Uint8Array(n);
   const indicator = new Float32Array(label.length);
-  for (let c = 0; c < classes; c++) {
+  // The classes, then any ignore / label-set marks present (lib/core/voxel_labels.ts): a mark
+  // is resampled like one more class.
+  const values = Array.from({ length: classes }, (_, c) => c);
+  const seen = new Uint8Array(256);
+  for (let i = 0; i < label.length; i++) seen[label[i]] = 1;
+  for (let v = FIRST_SPECIAL_LABEL; v < 256; v++) if (seen[v]) values.push(v);
+  for (const c of values) {
     let any = false;
     for (let i = 0; i < label.length; i++) {
       const hit = label[i] === c;

@@ -35,6 +35,11 @@ export interface DatasetSpecData {
   classes: string[];
   /** Stored label value → loaded class index (by the value's decimal text). */
   classOf: Record<string, number>;
+  /**
+   * The stored value of the dataset's ignore label (nnU-Net's `"ignore"`), if it has one: those
+   * voxels load as `IGNORE_LABEL` (lib/core/voxel_labels.ts) and leave the loss and the metrics.
+   */
+  ignoreLabel?: number;
   /** How the loss target is encoded: one binary map, or one-hot over all classes. */
   target: "binary" | "oneHot";
   /** Which voxels define intensity statistics: non-zero (skull-stripped brains) or all. */
@@ -62,9 +67,31 @@ export interface DatasetSpecData {
  */
 export type Labeling =
   | { kind: "full" }
-  | { kind: "emptyGroup"; group: string }
-  | { kind: "removeClass"; group: string; classIndex: number; into?: number }
-  | { kind: "annotatedClasses"; cases?: Record<string, string[]>; file?: string };
+  | { kind: "emptyGroup"; group: string; removedLabels?: RemovedLabels }
+  | {
+    kind: "removeClass";
+    group: string;
+    classIndex: number;
+    into?: number;
+    removedLabels?: RemovedLabels;
+  }
+  | {
+    kind: "annotatedClasses";
+    cases?: Record<string, string[]>;
+    file?: string;
+    removedLabels?: RemovedLabels;
+  };
+
+/**
+ * How a labeling's removed labels reach the loss (an experiment's choice; the labeling says
+ * what is removed). In a case the labeling touches, the voxels labelled `into` after the
+ * removal (background, unless `removeClass.into` says otherwise) may hide a removed class:
+ * - `"relabel"` (default, the paper): they keep the class `into`;
+ * - `"labelSet"`: they are labelled with the set {into, removed classes} (Fidon et al.'s
+ *   superset labels; one-hot targets only);
+ * - `"ignore"`: they leave the loss (a voxel mask, as nnU-Net's ignore label).
+ */
+export type RemovedLabels = "relabel" | "labelSet" | "ignore";
 
 /** Three numbers in `[D, H, W]` order (k, j, i of the NIfTI file). */
 export type Vec3 = [number, number, number];

@@ -15,6 +15,8 @@
  * @module
  */
 
+import { IGNORE_LABEL } from "../core/voxel_labels.ts";
+
 /**
  * The DSC of an empty prediction of an empty truth: a number (1 by default), or `"nan"` for
  * "undefined" (NaN; nnU-Net, MONAI `ignore_empty`).
@@ -152,7 +154,9 @@ export function diceScore(
  * e.g. the output of {@linkcode argmaxLabels} or {@linkcode thresholdLabels}).
  *
  * @param prediction Predicted label map `[D, H, W]`.
- * @param truth Ground-truth label map `[D, H, W]` (the full labels).
+ * @param truth Ground-truth label map `[D, H, W]` (the full labels); voxels with the ignore
+ *   label (`IGNORE_LABEL`, lib/core/voxel_labels.ts) are left out of every count, as in
+ *   nnU-Net's evaluation.
  * @param options Spacing, classes and the empty-vs-empty DSC.
  * @returns One entry per class, in the order of `options.classes`.
  * @throws {TypeError} When the maps differ in length.
@@ -196,6 +200,7 @@ export function caseMetrics(
   const interCount = new Float64Array(maxLabel);
   for (let i = 0; i < truth.length; i++) {
     const p = prediction[i] & 255, t = truth[i] & 255;
+    if (t === IGNORE_LABEL) continue; // no truth there (nnU-Net's ignore label)
     predCount[p]++;
     trueCount[t]++;
     if (p === t) interCount[p]++;

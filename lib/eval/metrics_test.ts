@@ -52,6 +52,22 @@ Deno.test("caseMetrics() gives DSC and volumes per class on a hand-computed 3-cl
   assert.ok(Number.isNaN(nan.dsc));
 });
 
+Deno.test("caseMetrics() leaves voxels with the ignore label (255) out of every count", () => {
+  const truth = new Uint8Array([0, 1, 1, 255, 255, 2, 255]);
+  const pred = new Uint8Array([0, 1, 0, 1, 2, 2, 1]);
+  const [a, b] = caseMetrics(pred, truth, { spacing: [1, 1, 1], classes: ["A", "B"] });
+  // As if the three ignored voxels were not there: A |P| 1, |T| 2, ∩ 1; B 1, 1, 1.
+  assert.deepEqual([a.predVoxels, a.trueVoxels, a.intersectionVoxels, a.dsc], [1, 2, 1, 2 / 3]);
+  assert.deepEqual([b.predVoxels, b.trueVoxels, b.dsc], [1, 1, 1]);
+  const kept = [0, 1, 2, 5];
+  const same = caseMetrics(
+    kept.map((i) => pred[i]),
+    kept.map((i) => truth[i]),
+    { spacing: [1, 1, 1], classes: ["A", "B"] },
+  );
+  assert.deepEqual(same, [a, b]);
+});
+
 Deno.test("caseMetrics() validates its inputs", () => {
   assert.throws(() => caseMetrics([0], [0, 0], { spacing: [1, 1, 1], classes: ["a"] }), TypeError);
   assert.throws(() => caseMetrics([0], [0], { spacing: [1, 0, 1], classes: ["a"] }), RangeError);

@@ -1,7 +1,8 @@
 /**
- * The Dice-family losses as named in pipelines (`softDice`, `leafDice`, `marginalDice`) and
- * the one mapping from such a configuration to {@linkcode DiceLossOptions}: lib/loss owns Φ,
- * the variants and their spellings, and the pipeline schema is built from these names.
+ * The Dice-family losses as named in pipelines (`softDice`, `leafDice`, `marginalDice`,
+ * `labelSetMarginalDice`) and the one mapping from such a configuration to
+ * {@linkcode DiceLossOptions}: lib/loss owns Φ, the variants and their spellings, and the
+ * pipeline schema is built from these names.
  *
  * @module
  */
@@ -12,9 +13,8 @@ import type { DiceLossOptions, DiceVariant, EpsilonInput, PhiInput } from "./dic
 export type DiceLossKind = "softDice" | "leafDice" | "marginalDice" | "labelSetMarginalDice";
 
 /**
- * The variant each loss kind computes. `labelSetMarginalDice` needs label sets from the
- * labeling (`labelSets`, `labelSetIndex`) and is not in the pipeline schema until the GPU
- * kernels implement it (docs/loss-family.md).
+ * The variant each loss kind computes. `labelSetMarginalDice` needs label sets (`labelSets`,
+ * `labelSetIndex`): in pipelines, an experiment with `removedLabels: "labelSet"`.
  */
 export const DICE_LOSS_KINDS: Readonly<Record<DiceLossKind, DiceVariant>> = {
   softDice: "plain",

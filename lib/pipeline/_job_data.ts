@@ -7,11 +7,14 @@
  * @module
  */
 
+import { caseSpec } from "../data/datasets.ts";
+import { labelingSets, withRemovedLabels } from "../data/labeling.ts";
 import type { Labeling } from "../data/types.ts";
 import { type FoldSplit, foldSubjects } from "../eval/folds.ts";
 import type { EpsilonInput } from "../loss/dice_options.ts";
 import { heuristicEpsilonFromTargets } from "../loss/heuristic_epsilon.ts";
-import { diceLossOptionsOf } from "../loss/loss_kind.ts";
+import { DICE_LOSS_KINDS, diceLossOptionsOf } from "../loss/loss_kind.ts";
+import { batchMarks } from "../train/build_batch.ts";
 import type { CaseStore } from "../train/case_store.ts";
 import { type PatchBatch, PatchStream, validationBatches } from "../train/patch_stream.ts";
 import { SampleSchedule } from "../train/sampling.ts";
@@ -112,7 +115,7 @@ export async function trainingEpsilon(
     patchSize: p.training.patchSize,
     batchSize: 1,
     target: lossTarget(K),
-    labeling: p.labelings[job.labeling] as Labeling,
+    labeling: jobLabeling(p, job),
     foregroundProbability: p.training.foregroundProbability,
   });
   const eps = heuristicEpsilonFromTargets(batches.map((b) => b.target), K, {
@@ -121,6 +124,43 @@ export async function trainingEpsilon(
     batchSize: job.batchSize,
   });
   return { epsilon: eps, heuristic: true };
+}
+
+/**
+ * The labeling a job trains with: the pipeline's, with the experiment's `removedLabels`.
+ *
+ * @param p Effective pipeline.
+ * @param job The job.
+ * @returns The labeling the patch builder applies.
+ */
+export function jobLabeling(p: Pipeline, job: Job): Labeling {
+  const labeling = p.labelings[job.labeling] as Labeling;
+  const removedLabels = p.experiments[job.experiment].removedLabels;
+  return removedLabels === undefined ? labeling : withRemovedLabels(labeling, removedLabels);
+}
+
+/**
+ * What a job's loss is bound with beyond its configuration: the per-voxel inputs its batches
+ * carry (a voxel mask, a label-set index) and, for the label-set marginal Dice, the label sets.
+ *
+ * @param p Effective pipeline.
+ * @param store All cases (their dataset).
+ * @param job The job.
+ * @returns `voxelInputs` for the trainer, and `labelSets` when the loss merges them.
+ * @throws {RangeError} When the labeling cannot write label sets for the dataset.
+ */
+export function jobVoxelInputs(
+  p: Pipeline,
+  store: CaseStore,
+  job: Job,
+): { voxelInputs: { mask: boolean; labelSets: boolean }; labelSets?: number[][] } {
+  const labeling = jobLabeling(p, job);
+  const record = store.records[0];
+  const voxelInputs = batchMarks(record, labeling);
+  const merges = DICE_LOSS_KINDS[p.experiments[job.experiment].loss.kind] === "labelSetMarginal";
+  return merges && voxelInputs.labelSets
+    ? { voxelInputs, labelSets: labelingSets(labeling, caseSpec(record)) }
+    : { voxelInputs };
 }
 
 /** The training stream and validation batches of a job. */
@@ -153,7 +193,7 @@ export async function jobData(
   const t = p.training;
   const seed = jobSeed(p, job.fold);
   const target = lossTarget(K);
-  const labeling = p.labelings[job.labeling] as Labeling;
+  const labeling = jobLabeling(p, job);
   const stream = new PatchStream(store, {
     cases: cases.train,
     seed,

@@ -11,7 +11,7 @@ import type { GpuContext } from "../gpu/device.ts";
 import type { CaseStore, PatchPool } from "../train/case_store.ts";
 import { Trainer, TrainingDivergedError } from "../train/trainer.ts";
 import { jobSeed, scaledLr } from "./_job_config.ts";
-import { jobCases, jobData, trainingEpsilon } from "./_job_data.ts";
+import { jobCases, jobData, jobVoxelInputs, trainingEpsilon } from "./_job_data.ts";
 import { type EvaluateContext, evaluateJob, selectWeights } from "./_job_evaluate.ts";
 import type { Job } from "./jobs.ts";
 import { jobResultPath } from "./run_folder.ts";
@@ -65,6 +65,7 @@ export async function runJob(ctx: RunContext, job: Job): Promise<JobResult> {
       const list = eps.epsilon as number[];
       log(`${job.id}: heuristic ε = ${list.map((e) => e.toFixed(1)).join(", ")}`);
     }
+    const voxel = jobVoxelInputs(p, ctx.store, job);
     const { stream, validation } = await jobData(p, ctx.store, job, cases, K);
     const seed = jobSeed(p, job.fold);
     const trainer = new Trainer({
@@ -72,7 +73,14 @@ export async function runJob(ctx: RunContext, job: Job): Promise<JobResult> {
       seed,
       batchSize: job.batchSize,
       patch: t.patchSize,
-      loss: { ...lossBase, epsilon: eps.epsilon },
+      loss: {
+        ...lossBase,
+        epsilon: eps.epsilon,
+        ...(voxel.labelSets ? { labelSets: voxel.labelSets } : {}),
+      },
+      ...(voxel.voxelInputs.mask || voxel.voxelInputs.labelSets
+        ? { voxelInputs: voxel.voxelInputs }
+        : {}),
       optimizer: { ...t.optimizer, lr: scaledLr(t.optimizer.lr, job.batchSize, t.lrScaling) },
       schedule: t.schedule,
       epochs: t.epochs,

@@ -8,6 +8,7 @@
 
 import { z } from "zod";
 import { DATASET_KINDS } from "../data/datasets.ts";
+import { REMOVED_LABELS } from "../data/labeling.ts";
 import { PHI_HINT, PHI_NAMES } from "../loss/dice_options.ts";
 import type { DiceLossKind } from "../loss/loss_kind.ts";
 import { UNET_PRESETS, type UNetPreset } from "../nn/unet_config.ts";
@@ -93,7 +94,15 @@ const LossSchema = z.discriminatedUnion("kind", [
     ...lossCommon,
     background: z.number().int().min(0).default(0).describe("Background channel"),
   }),
-], { error: 'expected loss.kind "softDice", "leafDice" or "marginalDice"' }).describe(
+  z.strictObject({
+    kind: _lossKind("labelSetMarginalDice").describe(
+      'Label-set marginal Dice (Fidon et al. 2021): at a voxel labelled with a set, its members\' probabilities are merged (mean); needs removedLabels "labelSet"',
+    ),
+    ...lossCommon,
+  }),
+], {
+  error: 'expected loss.kind "softDice", "leafDice", "marginalDice" or "labelSetMarginalDice"',
+}).describe(
   "Loss from the Dice family",
 );
 
@@ -107,6 +116,28 @@ export const ExperimentSchema = z.strictObject({
   edEsRatio: z.tuple([z.number().min(0), z.number().min(0)]).optional().describe(
     "ACDC: ED:ES sampling ratio for this experiment (paper: [3, 1] for I_ε); default training.edEsRatio",
   ),
+  removedLabels: z.enum(REMOVED_LABELS, {
+    error: `expected removedLabels ${_quotedList(REMOVED_LABELS)}`,
+  }).optional().describe(
+    'How the labelings\' removed labels reach the loss: "relabel" (default, the paper: e.g. MYO becomes background at ES), "labelSet" (the voxels labelled background there become the set {background, MYO}: Fidon\'s superset labels) or "ignore" (those voxels leave the loss: a voxel mask, as nnU-Net\'s ignore label)',
+  ),
+}).superRefine((e, ctx) => {
+  const setLoss = e.loss.kind === "labelSetMarginalDice";
+  if (setLoss && e.removedLabels !== "labelSet") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["removedLabels"],
+      message: '"labelSetMarginalDice" needs removedLabels "labelSet" (the label sets it merges)',
+    });
+  }
+  if (e.removedLabels === "labelSet" && e.loss.kind === "marginalDice") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["loss", "kind"],
+      message:
+        '"marginalDice" (Shi) merges whole missing maps and takes no label sets: with removedLabels "labelSet" use "leafDice", "softDice" or "labelSetMarginalDice"',
+    });
+  }
 });
 
 /** A labeling protocol applied to the training labels (evaluation always uses full labels). */
@@ -151,6 +182,7 @@ const DatasetSpecSchema = z.strictObject({
   labelValues: z.array(z.number().int().min(0)).min(2),
   classes: z.array(z.string()).min(2),
   classOf: z.record(z.string(), z.number().int().min(0)),
+  ignoreLabel: z.number().int().min(0).max(255).optional(),
   target: z.enum(["binary", "oneHot"]),
   intensityMask: z.enum(["nonzero", "all"]),
   groups: z.array(z.string()).min(1),

@@ -42,6 +42,13 @@ export type LossInput =
     classes?: number[];
     background?: number;
     squaredDenominator?: boolean;
+  }
+  | {
+    kind: "labelSetMarginalDice";
+    phi?: PhiName;
+    epsilon?: EpsilonConfig;
+    classes?: number[];
+    squaredDenominator?: boolean;
   };
 
 /** An experiment as written. */

@@ -46,6 +46,13 @@ export type LossConfig =
     classes?: number[];
     background: number;
     squaredDenominator?: boolean;
+  }
+  | {
+    kind: "labelSetMarginalDice";
+    phi: PhiName;
+    epsilon: EpsilonConfig;
+    classes?: number[];
+    squaredDenominator?: boolean;
   };
 
 /** A validated experiment. */
@@ -58,6 +65,8 @@ export interface ExperimentConfig {
   batchSizes?: number[];
   /** ACDC ED:ES sampling ratio for this experiment. */
   edEsRatio?: [number, number];
+  /** How the labelings' removed labels reach the loss (lib/data's `RemovedLabels`). */
+  removedLabels?: "relabel" | "labelSet" | "ignore";
 }
 
 /** A validated labeling protocol. */

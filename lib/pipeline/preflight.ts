@@ -130,6 +130,13 @@ export function pipelineIssues(p: Pipeline, o: { phantom?: boolean } = {}): Pipe
     if (e.edEsRatio && ds.groups.length < 2) {
       add(`experiments.${name}.edEsRatio`, `${title} has fewer than two groups (${groups})`);
     }
+    if (e.removedLabels === "labelSet" && ds.target === "binary") {
+      add(
+        `experiments.${name}.removedLabels`,
+        `"labelSet" needs one-hot targets: ${title}'s loss target is one binary map, which ` +
+          `cannot name the background in a set (use "ignore" or "relabel")`,
+      );
+    }
     const { options } = diceLossOptionsOf(e.loss);
     for (const c of options.classes ?? []) {
       if (c >= K) {

@@ -12,6 +12,8 @@
  */
 
 import { Rng } from "../core/rng.ts";
+import { IGNORE_LABEL, labelSetNumber } from "../core/voxel_labels.ts";
+import { caseSpec } from "../data/datasets.ts";
 import { type AugmentOptions, augmentPatch, DEFAULT_AUGMENTATION } from "../data/augment.ts";
 import {
   annotatedMaps,
@@ -95,6 +97,16 @@ export interface BatchResult {
   samples: number[];
   /** Whether target map k of patch b is annotated under the labeling, `[B, K]` (1/0). */
   annotated: Uint8Array;
+  /**
+   * The loss's voxel mask `[B, d, h, w]` (1 counted, 0 ignored), when the labeling ignores its
+   * removed labels or the dataset has an ignore label.
+   */
+  mask?: Uint8Array;
+  /**
+   * The label set of each voxel `[B, d, h, w]` (0 a leaf label, s ≥ 1 the job's set s), when
+   * the labeling writes label sets.
+   */
+  labelSetIndex?: Uint8Array;
   /** Whether each patch was centred on foreground. */
   foreground: boolean[];
   /** Case voxel `[d, h, w]` at each patch's voxel 0 (before augmentation; may be negative). */
@@ -288,6 +300,9 @@ export function buildBatch(cases: readonly BatchCase[], job: BatchJob): BatchRes
   const n = pd * ph * pw;
   const image = new Float32Array(B * C * n);
   const target = new Float32Array(B * K * n);
+  const marks = batchMarks(first, labeling);
+  const mask = marks.mask ? new Uint8Array(B * n) : undefined;
+  const labelSetIndex = marks.labelSets ? new Uint8Array(B * n) : undefined;
   const annotated = new Uint8Array(B * K);
   const groups: string[] = [];
   const foreground: boolean[] = [];
@@ -372,6 +387,10 @@ export function buildBatch(cases: readonly BatchCase[], job: BatchJob): BatchRes
     }
     image.set(pImage, b * C * n);
     target.set(makeTarget(pLabel, job.target), b * K * n);
+    if (mask) { for (let i = 0; i < n; i++) mask[b * n + i] = pLabel[i] === IGNORE_LABEL ? 0 : 1; }
+    if (labelSetIndex) {
+      for (let i = 0; i < n; i++) labelSetIndex[b * n + i] = labelSetNumber(pLabel[i]);
+    }
     groups.push(c.group);
     foreground.push(patch.foreground);
     origins.push(patch.origin);
@@ -386,7 +405,30 @@ export function buildBatch(cases: readonly BatchCase[], job: BatchJob): BatchRes
     groups,
     samples: [...job.samples],
     annotated,
+    ...(mask ? { mask } : {}),
+    ...(labelSetIndex ? { labelSetIndex } : {}),
     foreground,
     origins,
+  };
+}
+
+/**
+ * Which per-voxel arrays the batches of a dataset under a labeling carry: the voxel mask
+ * (the labeling ignores its removed labels, or the dataset has an ignore label) and the
+ * label-set index (the labeling writes label sets). The same for every batch of a job, so
+ * the trainer can bind the loss's masked or label-set kernels once.
+ *
+ * @param c Any case of the dataset.
+ * @param labeling The job's labeling.
+ * @returns The flags.
+ */
+export function batchMarks(
+  c: Pick<BatchCase, "dataset" | "spec">,
+  labeling: Labeling,
+): { mask: boolean; labelSets: boolean } {
+  const as = labeling.kind === "full" ? "relabel" : labeling.removedLabels ?? "relabel";
+  return {
+    mask: as === "ignore" || caseSpec(c).ignoreLabel !== undefined,
+    labelSets: as === "labelSet",
   };
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Rng } from "../core/rng.ts";
 import { augmentPatch } from "../data/augment.ts";
-import { LABELINGS } from "../data/labeling.ts";
+import { LABELINGS, withRemovedLabels } from "../data/labeling.ts";
 import { samplePatch } from "../data/patch.ts";
 import type { Vec3 } from "../data/types.ts";
 import { augmentationMargin, type BatchCase, type BatchJob, buildBatch } from "./build_batch.ts";
@@ -188,4 +188,44 @@ Deno.test("buildBatch rejects bad indices, mixed channels and mismatched target 
     () => buildBatch(ACDC_CASES, job({ target: { encoding: "binary" } })),
     /has 4 target maps, the target encoding gives 1/,
   );
+});
+
+Deno.test("buildBatch carries the voxel mask and label-set index of removedLabels, patch by patch", () => {
+  const n = 5 * 8 * 6;
+  const relabel = buildBatch(ACDC_CASES, job({ labeling: LABELINGS.acdcPartial }));
+  assert.equal(relabel.mask, undefined);
+  assert.equal(relabel.labelSetIndex, undefined);
+  for (const as of ["labelSet", "ignore"] as const) {
+    const b = buildBatch(
+      ACDC_CASES,
+      job({ labeling: withRemovedLabels(LABELINGS.acdcPartial, as) }),
+    );
+    // Same patches (the marks change neither the draws nor the foreground voxels).
+    assert.deepEqual(b.image, relabel.image, as);
+    assert.deepEqual(b.origins, relabel.origins, as);
+    const marks = as === "ignore" ? b.mask! : b.labelSetIndex!;
+    assert.equal(marks.length, 4 * n);
+    assert.equal(as === "ignore" ? b.labelSetIndex : b.mask, undefined);
+    for (let j = 0; j < 4; j++) {
+      const es = b.groups[j] === "ES";
+      let marked = 0;
+      for (let i = 0; i < n; i++) {
+        // Under relabel, a voxel the removal may hide (background at ES) has target row
+        // [1, 0, 0, 0]; under the marks it has no leaf label. (Padding outside the case stays
+        // background: these patches have none.)
+        const bg = relabel.target[(j * 4) * n + i] === 1;
+        const m = as === "ignore" ? marks[j * n + i] === 0 : marks[j * n + i] === 1;
+        assert.equal(m, es && bg, `${as} patch ${j} voxel ${i}`);
+        if (m) {
+          marked++;
+          for (let k = 0; k < 4; k++) assert.equal(b.target[(j * 4 + k) * n + i], 0);
+        } else {
+          for (let k = 0; k < 4; k++) {
+            assert.equal(b.target[(j * 4 + k) * n + i], relabel.target[(j * 4 + k) * n + i]);
+          }
+        }
+      }
+      if (es) assert.ok(marked > 0 && marked < n, `${as} patch ${j}: ${marked} marked voxels`);
+    }
+  }
 });

@@ -199,6 +199,8 @@ export class PatchJobHandler {
             batch.image.buffer as ArrayBuffer,
             batch.target.buffer as ArrayBuffer,
             batch.annotated.buffer as ArrayBuffer,
+            ...(batch.mask ? [batch.mask.buffer as ArrayBuffer] : []),
+            ...(batch.labelSetIndex ? [batch.labelSetIndex.buffer as ArrayBuffer] : []),
           ],
         };
       }

@@ -100,8 +100,16 @@ export interface TrainerConfig {
   batchSize: number;
   /** Patch size [D, H, W]. */
   patch: Triple;
-  /** Dice loss (ε resolved to numbers). */
-  loss: Omit<DiceLossOptions, "labeled">;
+  /** Dice loss (ε resolved to numbers; `labelSets` for the labelSetMarginal variant). */
+  loss: Omit<DiceLossOptions, "labeled" | "mask" | "labelSetIndex">;
+  /**
+   * Per-voxel loss inputs that every batch carries (`batchMarks` of the patch builder):
+   * `mask` binds the masked Dice kernels and uploads each batch's voxel mask; `labelSets`
+   * uploads each batch's label-set index (read by the labelSetMarginal variant; the plain
+   * and leaf variants need only the all-zero target rows of set-labelled voxels).
+   * @default neither
+   */
+  voxelInputs?: { mask: boolean; labelSets: boolean };
   /** Adam settings. */
   optimizer: { lr: number; betas: [number, number]; eps: number; weightDecay: number };
   /** Reduce-on-plateau and early stopping (in epochs). */
@@ -340,11 +348,12 @@ export class Trainer {
       }
     }
 
+    const loss = _boundLoss(c);
     const train = buildUNetPlan(io.rt, io.pool, this.store, c.model, {
       batch: B,
       patch: c.patch,
       mode: "train",
-      loss: c.loss,
+      loss,
       adam: {
         lr: c.optimizer.lr,
         beta1: c.optimizer.betas[0],
@@ -358,7 +367,7 @@ export class Trainer {
         batch: B,
         patch: c.patch,
         mode: "infer",
-        loss: c.loss,
+        loss,
       })
       : undefined;
     io.stream.seek(step);
@@ -436,6 +445,7 @@ export class Trainer {
         }
         io.rt.write(train.input, batch.image);
         io.rt.write(train.target!, batch.target);
+        _writeVoxelInputs(train, batch, c);
         train.adam!.setStep(step + 1, sched.lr);
         const p = train.plan.submit([train.lossReadback!, train.telemetryReadback!]);
         await settle();
@@ -562,6 +572,7 @@ export class Trainer {
       }
       this.#io.rt.write(val.input, b.image);
       this.#io.rt.write(val.target!, b.target);
+      _writeVoxelInputs(val, b, this.config);
       pend.push(val.plan.submit([val.lossReadback!]));
     }
     for (const p of pend) sum += (await p)[0][0];
@@ -636,6 +647,46 @@ export class Trainer {
   /** Free the GPU buffers. */
   destroy(): void {
     this.store.destroy();
+  }
+}
+
+/**
+ * The loss options the plans are bound with: the config's, plus initial host arrays for the
+ * per-voxel inputs (every batch replaces them).
+ */
+function _boundLoss(c: TrainerConfig): Omit<DiceLossOptions, "labeled"> {
+  const v = c.voxelInputs;
+  if (!v?.mask && !_readsLabelSets(c)) return c.loss;
+  const n = c.batchSize * c.patch[0] * c.patch[1] * c.patch[2];
+  return {
+    ...c.loss,
+    ...(v?.mask ? { mask: new Uint8Array(n).fill(1) } : {}),
+    ...(_readsLabelSets(c) ? { labelSetIndex: new Uint8Array(n) } : {}),
+  };
+}
+
+/** Whether the bound loss reads the label-set index (labelSetMarginal with label sets). */
+function _readsLabelSets(c: TrainerConfig): boolean {
+  return Boolean(c.voxelInputs?.labelSets) && c.loss.variant === "labelSetMarginal";
+}
+
+/** Upload a batch's voxel mask and label-set index into a plan's bound loss. */
+function _writeVoxelInputs(plan: UNetPlan, batch: PatchBatch, c: TrainerConfig): void {
+  if (c.voxelInputs?.mask) {
+    if (!batch.mask) {
+      throw new TypeError(
+        `Cannot run batch ${batch.step}: it carries no voxel mask, and the loss was bound with one`,
+      );
+    }
+    plan.dice!.setMask(batch.mask);
+  }
+  if (_readsLabelSets(c)) {
+    if (!batch.labelSetIndex) {
+      throw new TypeError(
+        `Cannot run batch ${batch.step}: it carries no label-set index, and the loss reads one`,
+      );
+    }
+    plan.dice!.setLabelSets(batch.labelSetIndex);
   }
 }
 

@@ -11,6 +11,9 @@ import { loadCase } from "../../lib/data/load_case.ts";
 import { readMsdDataset, readNnunetDataset } from "../../lib/data/nnunet.ts";
 import { generateMsdPhantom, generateNnunetPhantom } from "../../lib/data/phantom_layouts.ts";
 import { writeNifti } from "../../lib/nifti/write_nifti.ts";
+import { IGNORE_LABEL } from "../../lib/core/voxel_labels.ts";
+import { caseMetrics } from "../../lib/eval/metrics.ts";
+import { batchMarks, buildBatch } from "../../lib/train/build_batch.ts";
 
 const TMP = await Deno.makeTempDir({ prefix: "dicelab-nnunet-" });
 addEventListener("unload", () => Deno.removeSync(TMP, { recursive: true }));
@@ -87,8 +90,12 @@ Deno.test("nnU-Net layout errors name the file and the field", async () => {
     /dataset\.json: labels: "whole" is a region label \(\[1,2\]\); region-based training is not supported yet/,
   );
   await check(
-    await tinyNnunet(3, { labels: { background: 0, PZ: 1, TZ: 2, ignore: 3 } }),
-    /dataset\.json: labels: the "ignore" label \(3\) needs the voxel mask/,
+    await tinyNnunet(3, { labels: { background: 0, PZ: 1, TZ: 2, ignore: 1 } }),
+    /dataset\.json: labels: value 1 is given twice/,
+  );
+  await check(
+    await tinyNnunet(3, { labels: { background: 0, ignore: 1, TZ: 2 } }),
+    /dataset\.json: labels: the "ignore" label \(1\) must have the highest value \(class "TZ" has 2\)/,
   );
   await check(
     await tinyNnunet(3, { labels: { background: 0, PZ: 2 } }),
@@ -141,6 +148,40 @@ Deno.test("loading names a label value the dataset.json does not list, and chann
     () => loadCase(records[0]),
     /case0_0001\.nii\.gz has shape 4×4×3 but label .* has 5×4×3/,
   );
+});
+
+Deno.test("nnU-Net's ignore label: its voxels load as IGNORE_LABEL, leave the target, the mask and the metrics", async () => {
+  const root = await tinyNnunet(1, { labels: { background: 0, PZ: 1, TZ: 2, ignore: 3 } });
+  const V = SHAPE[0] * SHAPE[1] * SHAPE[2];
+  const stored = Uint8Array.from({ length: V }, (_, k) => (k % 5 === 4 ? 3 : k % 3));
+  await nii(`${root}/labelsTr/case0.nii.gz`, stored);
+  const { spec, records } = await readNnunetDataset(root);
+  assert.deepEqual(spec.classes, ["background", "PZ", "TZ"]);
+  assert.equal(spec.ignoreLabel, 3);
+  assert.equal(spec.classOf["3"], IGNORE_LABEL);
+  const c = await loadCase(records[0]);
+  assert.deepEqual(Array.from(c.label), Array.from(stored, (v) => (v === 3 ? IGNORE_LABEL : v)));
+  // The patch builder masks those voxels out of the loss and gives them no leaf label.
+  assert.deepEqual(batchMarks(c, { kind: "full" }), { mask: true, labelSets: false });
+  const b = buildBatch([c], {
+    step: 0,
+    samples: [0],
+    cases: [0],
+    seed: 1,
+    patchSize: c.shape,
+    target: { encoding: "oneHot", classes: 3 },
+    foregroundProbability: 0,
+  });
+  const ignored = Array.from(stored, (v) => v === 3);
+  assert.deepEqual(Array.from(b.mask!), ignored.map((x) => (x ? 0 : 1)));
+  for (let i = 0; i < V; i++) {
+    const row = [0, 1, 2].map((k) => b.target[k * V + i]);
+    assert.deepEqual(row, ignored[i] ? [0, 0, 0] : [0, 1, 2].map((k) => (k === stored[i] ? 1 : 0)));
+  }
+  // Evaluation leaves them out: predicting anything there changes no score.
+  const pred = Uint8Array.from(c.label, (v) => (v === IGNORE_LABEL ? 1 : v));
+  const m = caseMetrics(pred, c.label, { spacing: [1, 1, 1], classes: ["PZ", "TZ"] });
+  assert.deepEqual(m.map((x) => x.dsc), [1, 1]);
 });
 
 Deno.test("splits_final.json defines the folds; cases.csv gives groups, subjects and fields", async () => {
