@@ -55,15 +55,16 @@ export interface DatasetSpecData {
 }
 
 /**
- * A labeling protocol (the same union as the pipeline schema's `LabelingSchema`):
+ * A labeling protocol (the union of the pipeline schema's `LabelingSchema`, plus the
+ * experiment's `removedLabels` that the job adds):
  * - `full`: every label as annotated;
  * - `emptyGroup`: every case of `group` gets an empty label map (BRATS: LGG);
  * - `removeClass`: in cases of `group`, `classIndex` becomes `into` (ACDC: MYO → background
  *   at ES);
  * - `annotatedClasses`: per case (by id), the class names it annotates — a dataset merged from
  *   sources that annotated different classes; the voxels of the other classes become
- *   background and their maps missing (`labeled[b][c]` false). Cases not listed are fully
- *   annotated.
+ *   background, so their maps are empty (missing for the leaf and marginal losses). Cases
+ *   not listed are fully annotated.
  */
 export type Labeling =
   | { kind: "full" }

@@ -161,7 +161,7 @@ export const LabelingSchema = z.discriminatedUnion("kind", [
   }),
   z.strictObject({
     kind: z.literal("annotatedClasses").describe(
-      "A dataset merged from sources that annotated different classes: per case, the classes it annotates; the others become missing maps (their voxels background, their labeled[b][c] false)",
+      "A dataset merged from sources that annotated different classes: per case, the classes it annotates; the others become missing maps (their voxels background, so their maps are empty and the leaf and marginal losses drop them)",
     ),
     file: z.string().min(1).optional().describe(
       "JSON file (relative to the dataset root) mapping case → annotated class names; cases not in it are fully annotated",
