@@ -24,7 +24,7 @@ import { CaseStore, createPatchPool } from "../train/case_store.ts";
 import { validationBatches } from "../train/patch_stream.ts";
 import { SampleSchedule } from "../train/sampling.ts";
 import { lossTarget, samplingGroupRatio } from "./_job_config.ts";
-import { trainingEpsilon } from "./_job_data.ts";
+import { jobLabeling, trainingEpsilon } from "./_job_data.ts";
 import { describeDataset, resolveDataset } from "./dataset_root.ts";
 import { enumerateJobs } from "./jobs.ts";
 import { checkRecords, checkRunnable } from "./preflight.ts";
@@ -48,7 +48,8 @@ export interface AnalysisRow {
 }
 
 /**
- * Apply a labeling to the one-hot (or binary) target of a patch of a case of `group`.
+ * Apply a labeling to the one-hot (or binary) target of a patch of a case of `group` (with its
+ * `removedLabels`: label-set or ignored voxels have no leaf label, an all-zero row).
  *
  * @param target `[K, ...]` target of one patch (full labels).
  * @param K Maps.
@@ -57,6 +58,21 @@ export interface AnalysisRow {
  * @returns The training target.
  */
 export function labelTarget(
+  target: Float32Array,
+  K: number,
+  c: { group: string; id: string; classes: readonly string[] },
+  labeling: Labeling,
+): Float32Array {
+  const out = _relabelTarget(target, K, c, labeling);
+  const as = labeling.kind === "full" ? "relabel" : labeling.removedLabels ?? "relabel";
+  if (out === target || as === "relabel" || K === 1) return out;
+  // Label sets and ignored voxels: the voxels labelled `into` carry no leaf label.
+  const into = labeling.kind === "removeClass" ? labeling.into ?? 0 : 0;
+  out.fill(0, into * (target.length / K), (into + 1) * (target.length / K));
+  return out;
+}
+
+function _relabelTarget(
   target: Float32Array,
   K: number,
   c: { group: string; id: string; classes: readonly string[] },
@@ -145,7 +161,7 @@ export async function analyzePipeline(
         const key = `${job.labeling}|${job.experiment}|${job.batchSize}`;
         if (seen.has(key)) continue;
         seen.add(key);
-        const labeling = p.labelings[job.labeling] as Labeling;
+        const labeling = jobLabeling(p, job);
         const perCase = full.map((b) => ({
           train: sumsOf(
             labelTarget(b.target, K, {
