@@ -414,3 +414,25 @@ gpuTest(
     }
   },
 );
+
+gpuTest("convTranspose3d ops refuse a binding limit that one block of channels exceeds", (rt) => {
+  // 1 KiB: 8 output channels of packed weights (5·8·8 + 8 floats = 1,312 bytes), 8 input
+  // channels of packed weights (7·8·8 + 8 floats) and one slice of the packed dy
+  // (2·8·8·16 floats) each exceed it, so no split fits.
+  const { plan, done } = newPlan(rt, { bindingLimit: 1024 });
+  const xShape: Shape5 = [1, 5, 3, 3, 5];
+  const yShape: Shape5 = [1, 7, 6, 6, 10];
+  const x = rt.createBuffer(randomF32(xShape, new Rng(80)));
+  const y = rt.createBuffer(randomF32(yShape, new Rng(81)));
+  const w = rt.createBuffer(randomF32([5, 7, 8], new Rng(82)));
+  const dw = rt.createBuffer(5 * 7 * 8 * 4);
+  const xv = { buffer: x, shape: xShape };
+  const yv = { buffer: y, shape: yShape };
+  const limit = /binding limit is 1024/;
+  assert.throws(() => convTranspose3dForward(plan, xv, w, undefined, yv), RangeError);
+  assert.throws(() => convTranspose3dForward(plan, xv, w, undefined, yv), limit);
+  assert.throws(() => convTranspose3dBackwardInput(plan, yv, w, xv), limit);
+  assert.throws(() => convTranspose3dBackwardWeight(plan, xv, yv, dw, undefined), limit);
+  done();
+  for (const b of [x, y, w, dw]) b.destroy();
+});
