@@ -65,6 +65,8 @@ async function compare(
   loss: number;
   grads: Map<string, Float32Array>;
   dispatches: number;
+  /** Dispatches per kernel name. */
+  kernels: Map<string, number>;
 }> {
   const rng = new Rng(seed);
   const { params, state } = unetParams(cfg);
@@ -121,6 +123,8 @@ async function compare(
     }
   }
   const dispatches = plan.plan.dispatches.length;
+  const kernels = new Map<string, number>();
+  for (const d of plan.plan.dispatches) kernels.set(d.name, (kernels.get(d.name) ?? 0) + 1);
   plan.dispose();
   pool.destroy();
   store.destroy();
@@ -132,6 +136,7 @@ async function compare(
     loss: lossGpu[0],
     grads: new Map(grads.map((g) => [g.name, g.data])),
     dispatches,
+    kernels,
   };
 }
 
@@ -194,7 +199,9 @@ gpuTest(
  * normalisation, whose exact gradient is 0 and whose float32 value is rounding noise).
  * They are not bit-identical because the conv weight gradients sum their partial records over
  * other row chunks (see `conv3dBackwardWeight`), and that difference propagates through the
- * later layers' gradients; every other op computes the same sums in the same order.
+ * later layers' gradients (the transposed conv's weight gradient likewise); every other op
+ * computes the same sums in the same order. `chunkedKernels` names kernels (by prefix) that
+ * the limit must make run more often, i.e. ops that must take their chunked paths.
  */
 async function compareChunked(
   rt: GpuRuntime,
@@ -203,10 +210,17 @@ async function compareChunked(
   patch: Triple,
   loss: DiceLossOptions,
   seed: number,
+  chunkedKernels: readonly string[] = [],
 ): Promise<void> {
   const whole = await compare(rt, cfg, B, patch, loss, seed);
   const chunked = await compare(rt, cfg, B, patch, loss, seed, 64 * 1024);
   assert.ok(chunked.dispatches > whole.dispatches, "the 64 KiB limit made no chunks");
+  const count = (m: Map<string, number>, prefix: string) =>
+    [...m].reduce((t, [name, n]) => t + (name.startsWith(prefix) ? n : 0), 0);
+  for (const prefix of chunkedKernels) {
+    const [a, b] = [count(whole.kernels, prefix), count(chunked.kernels, prefix)];
+    assert.ok(a > 0 && b > a, `${prefix}: ${b} dispatches chunked, ${a} unchunked`);
+  }
   assert.ok(chunked.lossErr < 1e-4, `chunked loss error ${chunked.lossErr}`);
   assert.ok(chunked.worst <= 1, `chunked worst gradient ${chunked.worstName}: ${chunked.worst}`);
   assert.ok(Math.abs(chunked.loss - whole.loss) <= 1e-6, "chunked loss differs");
@@ -214,13 +228,28 @@ async function compareChunked(
   for (const g of whole.grads.values()) {
     for (const v of g) globalMax = Math.max(globalMax, Math.abs(v));
   }
+  const worst = { ratio: 0 };
+  let upDiff = -1; // over the transposed-conv parameters (`up<l>.*`); −1: none
   for (const [name, g] of whole.grads) {
     let max = 0;
     for (const v of g) max = Math.max(max, Math.abs(v));
     const atol = 1e-5 * max + 1e-6 * globalMax;
-    const r = closeRatio(chunked.grads.get(name)!, g, { rtol: 1e-4, atol });
+    const c = chunked.grads.get(name)!;
+    const r = closeRatio(c, g, { rtol: 1e-4, atol });
     assert.ok(r <= 1, `chunked gradient ${name} differs from the unchunked one: ${r}`);
+    if (r > worst.ratio) worst.ratio = r;
+    if (name.startsWith("up")) {
+      for (let i = 0; i < g.length; i++) upDiff = Math.max(upDiff, Math.abs(c[i] - g[i]));
+    }
   }
+  console.log(
+    `loss |chunked − unchunked| ${Math.abs(chunked.loss - whole.loss).toExponential(2)}, ` +
+      `worst gradient difference/tolerance ${worst.ratio.toFixed(3)}, chunked vs reference ` +
+      `${chunked.worst.toFixed(3)} (${chunked.worstName})` +
+      (upDiff < 0
+        ? ""
+        : `, transposed-conv gradients max |chunked − unchunked| ${upDiff.toExponential(2)}`),
+  );
 }
 
 gpuTest(
@@ -240,5 +269,19 @@ gpuTest(
   async (rt) => {
     const cfg = resolveUNetConfig("brats", { filters: [6, 10, 14] });
     await compareChunked(rt, cfg, 2, [8, 12, 16], { phi: "I", epsilon: 20 }, 13);
+  },
+);
+
+gpuTest(
+  "the nnn-bench-style U-Net step (transposed-conv upsampling) under a 64 KiB binding limit matches the unchunked step",
+  async (rt) => {
+    // The level-0 transposed conv writes and reads a slice of a [2, 10, 8, 12, 16]
+    // concatenation (92 KiB of span): forward, input and weight gradient run chunked.
+    const cfg = resolveUNetConfig("nnn-bench", { filters: [5, 7, 9] });
+    await compareChunked(rt, cfg, 2, [8, 12, 16], { phi: "I", epsilon: 1e-7 }, 14, [
+      "convTranspose3dForward",
+      "convTranspose3dBackwardInput",
+      "convTranspose3dWeightGrad",
+    ]);
   },
 );

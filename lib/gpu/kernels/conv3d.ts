@@ -327,9 +327,10 @@ export type ConvPackWeightsUniform =
  * `w[b, a, t']` (`transpose = 0`, weights `[B, A, T]`) or `w[a, b, t']` (`transpose = 1`,
  * weights `[A, B, T]`). So:
  * - conv forward: `A = Cin`, `B = Cout`, transpose 0, flip 0, with bias;
- * - conv input gradient: `A = Cout`, `B = Cin`, transpose 1, flip 1;
- * - transposed-conv forward (`[Cin, Cout, 2, 2, 2]`): `A = Cin`, `B = Cout`, transpose 1;
- * - transposed-conv input gradient: `A = Cout`, `B = Cin`, transpose 0.
+ * - conv input gradient: `A = Cout`, `B = Cin`, transpose 1, flip 1.
+ *
+ * (The transposed conv packs its weights with `convTranspose3dPackWeightsSpec`, which also
+ * packs blocks of channels from windows of weights larger than a binding.)
  *
  * `bias` must be bound even without bias (bind the weights again; it is only read).
  */

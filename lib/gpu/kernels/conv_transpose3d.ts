@@ -4,7 +4,8 @@
  * with weights `[Cin, Cout, 2, 2, 2]` (PyTorch's `ConvTranspose3d(kernel_size=2, stride=2)`).
  * Every output voxel has exactly one source voxel, so each direction is a set of small dense
  * products; like `conv3d.ts` the kernels work on packed operands (`conv3dPackSpec`,
- * `conv3dPackWeightsSpec`), block registers, load `vec4`s and use no workgroup memory:
+ * {@linkcode convTranspose3dPackWeightsSpec}), block registers, load `vec4`s and use no
+ * workgroup memory:
  * - {@linkcode convTranspose3dForwardSpec}: invocation = one sub-lattice row pair `(a, b)` ×
  *   `co` channels × `ph` input rows × `pw` input columns (both `c`);
  * - {@linkcode convTranspose3dBackwardInputSpec}: invocation = `ci` channels × `ph` rows × `pw`
@@ -83,6 +84,71 @@ export function upsampledGeometry(dyShape: readonly number[], channelMultiple = 
 }
 
 const XYZW = "xyzw";
+
+/** Uniforms of {@linkcode convTranspose3dPackWeightsSpec}. */
+export type ConvTransposePackWeightsUniform =
+  | "A"
+  | "B"
+  | "BP"
+  | "base"
+  | "sA"
+  | "sB"
+  | "hasBias"
+  | "bOff"
+  | "i0"
+  | "i1";
+
+const PACK_WG = 64;
+
+/**
+ * Re-lay (a block of) the weights `[Cin, Cout, 2, 2, 2]` for the transposed-conv kernels:
+ * `wp[(a·8 + t)·BP + b] = w[base + a·sA + b·sB + t]` for `b < B` (zero for `B ≤ b < BP`),
+ * then `BP` biases `wp[A·8·BP + b] = bias[bOff + b]` (zero without bias or for `b ≥ B`). The
+ * index is formed in wrapping u32 arithmetic, so `base` may be "negative" modulo 2³²: a
+ * dispatch that binds an aligned window of the weights (rows `a` of a range) sets `base` so
+ * that the indices land inside it. So, with `w` the whole tensor:
+ * - forward, output channels `[co0, co0 + B)`: `A = Cin`, `sA = 8·Cout`, `sB = 8`,
+ *   `base = 8·co0`, bias `bOff = co0`;
+ * - input gradient, input channels `[ci0, ci0 + B)`: `A = Cout`, `sA = 8`, `sB = 8·Cout`,
+ *   `base = 8·Cout·ci0`.
+ *
+ * A dispatch writes `wp[i]` for `i` in `[i0, i1)` (all of `[0, A·8·BP + BP)` over the
+ * dispatches of one block). `bias` must be bound even without bias (bind the weights again).
+ */
+export const convTranspose3dPackWeightsSpec: KernelSpec<ConvTransposePackWeightsUniform> = {
+  name: "convTranspose3dPackWeights",
+  bindings: { w: "read", bias: "read", wp: "write" },
+  uniforms: {
+    A: "u32",
+    B: "u32",
+    BP: "u32",
+    base: "u32",
+    sA: "u32",
+    sB: "u32",
+    hasBias: "u32",
+    bOff: "u32",
+    i0: "u32",
+    i1: "u32",
+  },
+  workgroupSize: PACK_WG,
+  dispatch: ({ i0, i1 }) => grid1d(i1 - i0, PACK_WG),
+  body: wgsl`
+  let i = gid.x + gid.y * nwg.x * ${PACK_WG}u + u.i0;
+  if (i >= u.i1) { return; }
+  let nw = u.A * 8u * u.BP;
+  var v = 0.0;
+  if (i < nw) {
+    let b = i % u.BP;
+    let r = i / u.BP;
+    let t = r % 8u;
+    let a = r / 8u;
+    if (b < u.B) { v = w[u.base + a * u.sA + b * u.sB + t]; }
+  } else {
+    let b = i - nw;
+    if (u.hasBias != 0u && b < u.B) { v = bias[u.bOff + b]; }
+  }
+  wp[i] = v;`,
+};
 
 /** Uniforms of {@linkcode convTranspose3dForwardSpec}. */
 export type ConvTransposeForwardUniform =
@@ -387,15 +453,17 @@ export type ConvTransposeWeightGradUniform =
   | "rows"
   | "rpc"
   | "chunks"
-  | "ciBlocks";
+  | "ciBlocks"
+  | "chunk0";
 
 /**
  * Partial transposed-conv weight and bias gradients: invocation `(chunk, ciBlock, coBlock)`
  * sums `x[n, ci, d, h, w] · dy[n, co, 2d + a, 2h + b, 2w + c]` over its chunk of input rows
  * `(n, d, h)` for `ci × co` channel pairs and the 8 taps, plus `Σ dy` per output channel, and
  * stores one record of 12 floats (`gradRecordLength(8)`: 8 sums, the bias sum, zeros) per
- * pair at `(chunk·CiP + ci)·CoP + co` records, the layout `convGradReduceSpec` reads with
- * `coMajor = 0`. `xp` is packed with `alignedGeometry(x.shape, ci)`, `dyp` with
+ * pair at `((chunk + chunk0)·CiP + ci)·CoP + co` records (`CiP = ciBlocks·ci`), the layout
+ * `convGradReduceSpec` reads with `coMajor = 0`; `chunk0` numbers the records of a depth slab
+ * on after those of the slabs before it. `xp` is packed with `alignedGeometry(x.shape, ci)`, `dyp` with
  * {@linkcode upsampledGeometry}`(dy.shape, co)`; `CoP` is the padded output-channel count.
  *
  * @param options Blocking.
@@ -492,6 +560,7 @@ export function convTranspose3dWeightGradSpec(
       rpc: "u32",
       chunks: "u32",
       ciBlocks: "u32",
+      chunk0: "u32",
     },
     workgroupSize: wg,
     // (chunk, ciBlock, coBlock) flattened so that few chunks still fill the SIMD lanes.
@@ -529,7 +598,7 @@ export function convTranspose3dWeightGradSpec(
       if (d == u.D) { d = 0u; n += 1u; }
     }
   }
-  let pb = chunk * u.ciBlocks * ${CI}u * u.CoP * 3u;
+  let pb = (chunk + u.chunk0) * u.ciBlocks * ${CI}u * u.CoP * 3u;
   ${stores.join("\n  ")}`,
   };
 }

@@ -667,8 +667,14 @@ function _sameGeometry(a: ConvGeometry, b: ConvGeometry): boolean {
     a.offset.every((v, i) => v === b.offset[i]);
 }
 
-/** Bytes from the start of a view's buffer to the end of its last row. */
-function viewSpan(l: ViewLayout): number {
+/**
+ * Bytes from the start of a view's buffer to the end of its last row (what an op binds of
+ * the view's buffer when the whole buffer exceeds the binding limit).
+ *
+ * @param l The view's layout.
+ * @returns The byte span.
+ */
+export function viewSpan(l: ViewLayout): number {
   return ((l.n - 1) * l.cTot + l.cOff + l.c) * l.spatial * 4;
 }
 
@@ -739,8 +745,15 @@ function _weightGradFits(
 /**
  * Depth slices per slab: the most that keep every slab buffer (`floatsPerSlice` floats per
  * slice plus `halo` extra slices each) within the binding limit.
+ *
+ * @param plan The step plan.
+ * @param op Op name for the error.
+ * @param depth Depth of the volume (the most a slab needs).
+ * @param buffers The slab buffers: what they hold, floats per slice, extra halo slices.
+ * @returns Slices per slab (at least 1).
+ * @throws {RangeError} When one slice (with its halo) of a buffer exceeds the binding limit.
  */
-function _slabDepth(
+export function slabDepth(
   plan: StepPlan,
   op: string,
   depth: number,
@@ -769,8 +782,19 @@ function _scratchRange(plan: StepPlan, bytes: number, label: string) {
 /**
  * Pack depths `[d0 − oD, d0 − oD + g.dp)` of sample `n` of `x` into `xs` (geometry `g`, one
  * sample), one dispatch per range of channels whose rows fit a binding.
+ *
+ * @param plan The step plan.
+ * @param x Source view.
+ * @param lx Its layout.
+ * @param n Sample.
+ * @param d0 First source depth of the slab (before the halo).
+ * @param g Geometry of the slab (`n = 1`, `dp` = slab depth plus halo).
+ * @param xs The slab buffer.
+ * @param dispatches Receives the pack dispatches.
+ * @param op Op name for errors.
+ * @throws {RangeError} When one channel row of `x` exceeds the binding limit.
  */
-function _packSlab(
+export function packSlab(
   plan: StepPlan,
   x: TensorView,
   lx: ViewLayout,
@@ -843,7 +867,7 @@ function _slabDirect(
   const wq = nWB * pw;
   const halo = kernel[0] - 1;
   const perX = lx.c * full.hp * full.wp;
-  const s = _slabDepth(plan, op, lx.d, [
+  const s = slabDepth(plan, op, lx.d, [
     { what: "the packed input slab", floatsPerSlice: perX, halo },
     { what: "the output tiles", floatsPerSlice: cp * hq * wq, halo: 0 },
   ]);
@@ -854,7 +878,7 @@ function _slabDirect(
     for (let d0 = 0; d0 < lx.d; d0 += s) {
       const sd = Math.min(s, lx.d - d0);
       const g: ConvGeometry = { ...full, n: 1, dp: sd + halo };
-      _packSlab(plan, x, lx, n, d0, g, xs, dispatches, op);
+      packSlab(plan, x, lx, n, d0, g, xs, dispatches, op);
       dispatches.push(plan.push(spec, { xp: xs, wp, y: ys }, {
         Cin: lx.c,
         xTot: lx.c,
@@ -932,7 +956,7 @@ function _slabWeightGrad(
   const halo = kernel[0] - 1;
   const perX = Cin * full.hp * full.wp;
   const perDy = dyFull.cb * dyFull.hp * dyFull.wp;
-  const s = _slabDepth(plan, op, lx.d, [
+  const s = slabDepth(plan, op, lx.d, [
     { what: "the packed input slab", floatsPerSlice: perX, halo },
     { what: "the packed output-gradient slab", floatsPerSlice: perDy, halo: 0 },
   ]);
@@ -983,8 +1007,8 @@ function _slabWeightGrad(
     for (const { n, d0, sd, chunks, rpc } of group) {
       const gx: ConvGeometry = { ...full, n: 1, dp: sd + halo };
       const gdy: ConvGeometry = { ...dyFull, n: 1, dp: sd };
-      _packSlab(plan, x, lx, n, d0, gx, xs, dispatches, op);
-      _packSlab(plan, dy, ldy, n, d0, gdy, dys, dispatches, op);
+      packSlab(plan, x, lx, n, d0, gx, xs, dispatches, op);
+      packSlab(plan, dy, ldy, n, d0, gdy, dys, dispatches, op);
       dispatches.push(plan.push(spec, { xp: xs, dyp: dys, part }, {
         Cin,
         D: sd,
