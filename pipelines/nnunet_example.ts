@@ -6,8 +6,9 @@
  * form: the dataset is merged from two sites and site B did not annotate the myocardium, so
  * `annotated.json` (case → annotated classes) turns MYO into a missing map in site B's cases
  * (`annotatedClasses`), which plain Dice (Φ = I), batch Dice (BI), leaf and marginal Dice treat
- * differently. Without `--data` it runs on the nnU-Net-layout phantom (ACDC-like hearts,
- * generated once), read by the same reader.
+ * differently. Voxels with dataset.json's `"ignore"` label (the phantom's first and last slices)
+ * leave the loss and the metrics, as in nnU-Net. Without `--data` it runs on the
+ * nnU-Net-layout phantom (ACDC-like hearts, generated once), read by the same reader.
  */
 
 import { definePipeline } from "../lib/pipeline/define_pipeline.ts";
@@ -23,7 +24,8 @@ export default definePipeline({
     kind: "nnunet",
     phantom: {
       // 20 patients (40 frames), the ACDC phantom's network and patch (see pipelines/acdc.ts).
-      options: { patients: 20, testPatients: 2 },
+      // Its annotators also left the basal and apical slices out: dataset.json's "ignore" label.
+      options: { patients: 20, testPatients: 2, ignoreEdgeSlices: 1 },
       model: { filters: [4, 8, 16] },
       training: {
         patchSize: [8, 48, 48],

@@ -30,6 +30,12 @@ export interface NnunetPhantomOptions {
   seed?: number;
   /** gzip level. @default 1 */
   gzipLevel?: number;
+  /**
+   * Label the first and last `k` slices (NIfTI k axis) of every training label with nnU-Net's
+   * `"ignore"` label (value 4 in dataset.json): the basal and apical slices that annotators
+   * often leave unsure. @default 0 (no ignore label)
+   */
+  ignoreEdgeSlices?: number;
 }
 
 /** The defaults of {@linkcode generateNnunetPhantom}. */
@@ -40,6 +46,7 @@ export const NNUNET_PHANTOM_DEFAULTS: Readonly<Required<NnunetPhantomOptions>> =
   fieldOfView: [150, 160],
   seed: 14,
   gzipLevel: 1,
+  ignoreEdgeSlices: 0,
 };
 
 const HEADER = {
@@ -94,7 +101,7 @@ export async function generateNnunetPhantom(
     for (const [group, frame] of [["ED", p.ed], ["ES", p.es]] as const) {
       const id = `${p.patient}_${group}`;
       await write(`${dir}/imagesTr/${id}_0000.nii.gz`, frame.image);
-      await write(`${dir}/labelsTr/${id}.nii.gz`, frame.label);
+      await write(`${dir}/labelsTr/${id}.nii.gz`, _ignoreEdges(frame.label, p.shape, o));
       rows.push(`${id},${site},${p.patient},${p.info.Group ?? "unknown"},${group}`);
       if (site === "siteB") annotated[id] = ["RV", "LV"];
       cases++;
@@ -104,13 +111,41 @@ export async function generateNnunetPhantom(
     name: "PhantomHeart",
     description: "dicelab phantom: ACDC-like cine MRI frames in the nnU-Net v2 raw layout",
     channel_names: { "0": "cineMRI" },
-    labels: { background: 0, RV: 1, MYO: 2, LV: 3 },
+    labels: {
+      background: 0,
+      RV: 1,
+      MYO: 2,
+      LV: 3,
+      ...(o.ignoreEdgeSlices > 0 ? { ignore: NNUNET_PHANTOM_IGNORE } : {}),
+    },
     numTraining: cases,
     file_ending: ".nii.gz",
   });
   await Deno.writeTextFile(`${dir}/cases.csv`, rows.join("\n") + "\n");
   await writeJsonAtomic(`${dir}/annotated.json`, annotated);
   return { root: dir, cases, files: files + 3, seconds: (performance.now() - start) / 1000 };
+}
+
+/** The value of the nnU-Net phantom's `"ignore"` label (with `ignoreEdgeSlices`). */
+export const NNUNET_PHANTOM_IGNORE = 4;
+
+/** A label volume `[nx, ny, nz]` (i fastest) with its first and last k slices ignored. */
+function _ignoreEdges(
+  label: Uint8Array,
+  shape: readonly number[],
+  o: { ignoreEdgeSlices: number },
+): Uint8Array {
+  const k = o.ignoreEdgeSlices;
+  if (!(k > 0)) return label;
+  const [nx, ny, nz] = shape;
+  if (2 * k >= nz) {
+    throw new RangeError(`Invalid ignoreEdgeSlices: ${k} of ${nz} slices leaves none labelled`);
+  }
+  const out = label.slice();
+  const slice = nx * ny;
+  out.fill(NNUNET_PHANTOM_IGNORE, 0, k * slice);
+  out.fill(NNUNET_PHANTOM_IGNORE, (nz - k) * slice, nz * slice);
+  return out;
 }
 
 /** Options of {@linkcode generateMsdPhantom}. */

@@ -231,6 +231,20 @@ Deno.test("the nnU-Net phantom: a merged dataset whose site B did not annotate M
   assert.deepEqual(annotatedMaps(c, labeling), [true, true, false, true]);
   const a = await loadCase(records.find((r) => r.group === "siteA")!, { size: [8, 32, 32] });
   assert.equal(applyLabeling(a, labeling), a, "site A is fully annotated");
+
+  // With ignoreEdgeSlices the first and last slices carry nnU-Net's ignore label.
+  const ig = `${TMP}/phantom-nnunet-ignore`;
+  await generateNnunetPhantom(ig, { patients: 2, testPatients: 0, ignoreEdgeSlices: 1 });
+  const withIgnore = await readNnunetDataset(ig);
+  assert.equal(withIgnore.spec.ignoreLabel, 4);
+  const raw = await loadCase(withIgnore.records[0]);
+  const [D, H, W] = raw.shape;
+  const slice = H * W;
+  const marked = (z: number) =>
+    raw.label.subarray(z * slice, (z + 1) * slice).every((v) => v === IGNORE_LABEL);
+  assert.ok(marked(0) && marked(D - 1), "first and last slices ignored");
+  assert.ok(!raw.label.subarray(slice, (D - 1) * slice).includes(IGNORE_LABEL), "none between");
+  assert.ok(raw.label.includes(2), "the slices between keep their classes");
 });
 
 Deno.test("readMsdDataset reads 4-D multi-modality images and names a channel-count mismatch", async () => {

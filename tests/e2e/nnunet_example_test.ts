@@ -1,7 +1,7 @@
 /**
  * The README's nnU-Net example: `deno task run pipelines/nnunet_example.ts --quick` runs on the
  * nnU-Net-layout phantom through the same reader as real data, records the dataset's own spec in
- * pipeline.json, and trains site B's cases with MYO as a missing map.
+ * pipeline.json (with its "ignore" label), and trains site B's cases with MYO as a missing map.
  */
 
 import assert from "node:assert/strict";
@@ -19,6 +19,7 @@ Deno.test("deno task run pipelines/nnunet_example.ts --quick", async () => {
     const run = JSON.parse(await Deno.readTextFile(`${out}/pipeline.json`));
     assert.deepEqual(run.pipeline.dataset.spec.classes, ["background", "RV", "MYO", "LV"]);
     assert.deepEqual(run.pipeline.dataset.spec.groups, ["siteA", "siteB"]);
+    assert.equal(run.pipeline.dataset.spec.ignoreLabel, 4, "the phantom's ignore label");
     const merged = run.pipeline.labelings.merged;
     const siteB = Object.keys(merged.cases);
     assert.ok(siteB.length > 0 && siteB.every((id: string) => merged.cases[id].join() === "RV,LV"));
