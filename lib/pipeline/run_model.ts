@@ -20,6 +20,7 @@ import { RunOptionError } from "./errors.ts";
 import { pipelineDataset } from "./resolve.ts";
 import { readJobResult, readResolvedRun } from "./run_folder.ts";
 import type { JobResult, ResolvedRun } from "./run_types.ts";
+import type { ExperimentConfig } from "./pipeline_types.ts";
 
 /** Options of {@linkcode runModel}. */
 export interface RunModelOptions {
@@ -273,7 +274,7 @@ async function _model(
       target: ds.target,
       outputs: K === ds.classes.length ? [...ds.classes] : ds.classes.slice(1, 1 + K),
     },
-    loss: structuredClone(p.experiments[first.experiment].loss) as Record<string, unknown>,
+    loss: _trainedLoss(p.experiments[first.experiment]),
     provenance: {
       pipeline: p.name,
       source: recorded.source ?? "",
@@ -313,4 +314,10 @@ export function modelPreprocessing(
     zscore: pre.zscore ?? true,
     intensityMask: pre.intensityMask ?? datasetMask,
   };
+}
+
+/** The loss a configuration trained with: the experiment's, with how it saw removed labels. */
+function _trainedLoss(e: ExperimentConfig): Record<string, unknown> {
+  const loss = structuredClone(e.loss) as Record<string, unknown>;
+  return e.removedLabels === undefined ? loss : { ...loss, removedLabels: e.removedLabels };
 }
