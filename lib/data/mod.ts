@@ -85,11 +85,16 @@ export {
   annotatedMaps,
   applyLabeling,
   groupWeights,
+  hiddenClasses,
   type Labeling,
   labelingName,
   LABELINGS,
+  labelingSets,
   makeTarget,
+  REMOVED_LABELS,
+  type RemovedLabels,
   type TargetOptions,
+  withRemovedLabels,
 } from "./labeling.ts";
 export { type Patch, type PatchSource, samplePatch, type SamplePatchOptions } from "./patch.ts";
 export { type AugmentOptions, augmentPatch, DEFAULT_AUGMENTATION } from "./augment.ts";
@@ -119,6 +124,15 @@ export {
 } from "./ensure_phantom.ts";
 // The seeded generator that samplePatch and augmentPatch take.
 export { Rng } from "../core/rng.ts";
+// The ignore and label-set marks of training label maps.
+export {
+  FIRST_SPECIAL_LABEL,
+  IGNORE_LABEL,
+  isClassLabel,
+  labelSetNumber,
+  labelSetValue,
+  MAX_LABEL_SETS,
+} from "../core/voxel_labels.ts";
 export { type DescribedDataset, readMsdDataset, readNnunetDataset } from "./nnunet.ts";
 export {
   type CaseTable,
@@ -134,5 +148,6 @@ export {
   MSD_PHANTOM_DEFAULTS,
   type MsdPhantomOptions,
   NNUNET_PHANTOM_DEFAULTS,
+  NNUNET_PHANTOM_IGNORE,
   type NnunetPhantomOptions,
 } from "./phantom_layouts.ts";

@@ -53,5 +53,5 @@ export {
 } from "./inference.ts";
 export type { PatchJob, PatchJobResult } from "./patch_jobs.ts";
 export type { JobBarrier } from "./patch_jobs.ts";
-export type { BatchCase, BatchJob, BatchResult } from "./build_batch.ts";
+export { type BatchCase, type BatchJob, batchMarks, type BatchResult } from "./build_batch.ts";
 export { durationText, progressLine, type ProgressState } from "./progress_line.ts";
