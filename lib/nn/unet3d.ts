@@ -41,6 +41,7 @@ import { softmaxBackward, softmaxForward } from "../gpu/ops/softmax.ts";
 import { gradTelemetryGpu } from "../gpu/ops/telemetry.ts";
 import { upsampleBackward, upsampleForward } from "../gpu/ops/upsample.ts";
 import type { GpuRuntime } from "../gpu/runtime.ts";
+import { dryRuntime, runtimeLimits } from "../gpu/memory_plan.ts";
 import { type Readback, StepPlan } from "../gpu/step_plan.ts";
 import { channelSlice, numel, type Shape5, type TensorView, view } from "../gpu/tensor.ts";
 import type { ParamStore } from "./param_store.ts";
@@ -77,6 +78,29 @@ export interface UNetPlanOptions {
    * @default the device's `maxStorageBufferBindingSize`
    */
   bindingLimit?: number;
+  /**
+   * How the step's scratch buffers are held. `"liveness"`: the build is first recorded
+   * without GPU memory, then every scratch whose last reader has run is reused by later ones
+   * (see `planMemory`), and the backward recomputes what is cheaper to recompute than to
+   * keep; results are bit-identical to `"static"`, where every scratch is its own buffer for
+   * the plan's lifetime.
+   * @default "liveness"
+   */
+  memory?: "liveness" | "static";
+}
+
+/** GPU memory of a built (or dry-run) step, in bytes. */
+export interface StepMemory {
+  /** The parameter store: parameters, gradients, Adam moments, decay mask, state. */
+  storeBytes: number;
+  /** The step's scratch buffers as planned (activations, packed copies, partials). */
+  scratchBytes: number;
+  /** The scratch with one buffer per request for the whole step (`memory: "static"`). */
+  unplannedScratchBytes: number;
+  /** `storeBytes + scratchBytes`: the GPU bytes the step holds at its peak. */
+  peakBytes: number;
+  /** Dispatches of the step. */
+  dispatches: number;
 }
 
 /** A built plan and its I/O buffers. */
@@ -97,8 +121,21 @@ export interface UNetPlan {
   telemetryReadback?: Readback;
   /** The Adam update (train mode): call `setStep(t, lr)` before each run. */
   adam?: AdamUpdate;
+  /** GPU memory of the step (planned peak). */
+  memory: StepMemory;
   /** Release the plan's scratch buffers. */
   dispose(): void;
+}
+
+/**
+ * Bytes of a parameter store's buffers.
+ *
+ * @param store The store.
+ * @returns Parameters, gradients, Adam moments, decay mask and state, in bytes.
+ */
+export function storeBytes(store: ParamStore): number {
+  return [store.params, store.grads, store.m, store.v, store.decayMask, store.state]
+    .reduce((s, b) => s + b.size, 0);
 }
 
 interface _BlockRecord {
@@ -129,6 +166,61 @@ export function buildUNetPlan(
   cfg: UNetConfig,
   options: UNetPlanOptions,
 ): UNetPlan {
+  const bindingLimit = options.bindingLimit;
+  if ((options.memory ?? "liveness") === "static") {
+    const plan = new StepPlan(rt, pool, { bindingLimit });
+    return _finish(buildUNetInto(plan, store, cfg, options), store, undefined);
+  }
+  const recording = new StepPlan(dryRuntime(runtimeLimits(rt)), pool, {
+    bindingLimit,
+    record: true,
+  });
+  const recorded = buildUNetInto(recording, store, cfg, options);
+  const assignment = recording.memoryPlan();
+  recorded.dispose();
+  const plan = new StepPlan(rt, pool, { bindingLimit, assignment });
+  const built = buildUNetInto(plan, store, cfg, options);
+  plan.checkAssignment();
+  return _finish(built, store, assignment.unplannedBytes);
+}
+
+function _finish(
+  built: Omit<UNetPlan, "memory">,
+  store: ParamStore,
+  unplanned: number | undefined,
+): UNetPlan {
+  const s = storeBytes(store);
+  const scratch = built.plan.scratchBytes;
+  return {
+    ...built,
+    memory: {
+      storeBytes: s,
+      scratchBytes: scratch,
+      unplannedScratchBytes: unplanned ?? scratch,
+      peakBytes: s + scratch,
+      dispatches: built.plan.dispatches.length,
+    },
+  };
+}
+
+/**
+ * Build the dispatches of a forward pass or a training step into a given plan (a recording
+ * plan for sizing, see {@linkcode buildUNetPlan}). Options as for `buildUNetPlan`; the
+ * returned object lacks `memory`.
+ *
+ * @param plan The plan to append to.
+ * @param store Parameters (and their gradients, moments, normalisation state).
+ * @param cfg Network configuration.
+ * @param options Batch, patch, mode, loss, optimiser.
+ * @returns The plan and its I/O buffers.
+ * @throws {RangeError} When the patch is not divisible by the pooling factors.
+ */
+export function buildUNetInto(
+  plan: StepPlan,
+  store: ParamStore,
+  cfg: UNetConfig,
+  options: UNetPlanOptions,
+): Omit<UNetPlan, "memory"> {
   const { batch: B, patch, mode } = options;
   const div = sizeDivisor(cfg);
   for (let a = 0; a < 3; a++) {
@@ -143,7 +235,6 @@ export function buildUNetPlan(
   if (!Number.isInteger(B) || B < 1) throw new RangeError(`Invalid batch size: ${B}`);
   const train = mode === "train";
   if (train && !options.loss) throw new TypeError("Cannot build a training plan without a loss");
-  const plan = new StepPlan(rt, pool, { bindingLimit: options.bindingLimit });
   const layout = unetLayout(cfg);
   const L = cfg.filters.length;
 
@@ -324,7 +415,8 @@ export function buildUNetPlan(
   if (cfg.head === "sigmoid") sigmoidForward(plan, logits, probs);
   else softmaxForward(plan, logits, probs);
 
-  const result: UNetPlan = {
+  plan.keep(input, probs.buffer);
+  const result: Omit<UNetPlan, "memory"> = {
     plan,
     input,
     probs,
@@ -335,6 +427,7 @@ export function buildUNetPlan(
   // ---- loss -----------------------------------------------------------------------------
   const target = plan.scratch(numel(shapeAt(0, K)) * 4, "target");
   const lossBuf = plan.scratch(16, "loss");
+  plan.keep(target, lossBuf);
   const dProbs = alloc(shapeAt(0, K), "dprobs");
   const dice = diceLossGpu(plan, probs, target, options.loss, { loss: lossBuf, grad: dProbs });
   result.target = target;
@@ -344,6 +437,7 @@ export function buildUNetPlan(
 
   if (options.telemetry ?? true) {
     const summary = plan.scratch(32, "telemetry");
+    plan.keep(summary);
     const tel = gradTelemetryGpu(plan, dProbs, target, { classes: options.loss.classes }, {
       summary,
     });
