@@ -28,8 +28,14 @@ export interface ScratchRecord {
   readonly bytes: number;
   /** Debug label. */
   readonly label: string;
+  /**
+   * Start of its lifetime: the number of dispatches recorded when it was taken. (Not its first
+   * binding: an op may decide on buffer identity, e.g. use an input in place unless it is the
+   * output's buffer, so two scratches that exist when one op is built never share.)
+   */
+  readonly first: number;
   /** Index of the first dispatch that binds it (−1: none). */
-  first: number;
+  firstBinding: number;
   /** Index of the last dispatch that binds it (−1: none). */
   last: number;
   /** Whether the first binding is write-only (the step does not read earlier contents). */
@@ -77,7 +83,7 @@ export interface PlanMemoryOptions {
  * Assign scratch buffers to physical buffers by liveness. Scratches are placed largest first
  * (ties: earliest first), each into the smallest existing buffer none of whose tenants is
  * live while it is, else into a new buffer of its size class; two scratches share a buffer
- * only if every dispatch binding one runs before every dispatch binding the other. A scratch
+ * only if every dispatch binding one runs before the other is taken. A scratch
  * that fits one binding is only placed in a buffer that fits one too (ops bind such buffers
  * whole).
  *
@@ -135,7 +141,7 @@ export function planMemory(
 }
 
 function _shareable(r: ScratchRecord): boolean {
-  return !r.kept && r.first >= 0 && r.writtenFirst;
+  return !r.kept && r.firstBinding >= 0 && r.writtenFirst;
 }
 
 /** The adapter limits a dry runtime mirrors. */

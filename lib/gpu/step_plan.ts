@@ -141,10 +141,10 @@ export class StepPlan {
       }
       const r = this.#recordOf.get(arg instanceof GPUBuffer ? arg : arg.buffer);
       if (!r) continue;
-      if (r.first < 0 || r.first === index) {
+      if (r.firstBinding < 0 || r.firstBinding === index) {
         const write = bindingOf(decl).access !== "read";
-        r.writtenFirst = r.first < 0 ? write : r.writtenFirst && write;
-        r.first = index;
+        r.writtenFirst = r.firstBinding < 0 ? write : r.writtenFirst && write;
+        r.firstBinding = index;
       }
       r.last = index;
     }
@@ -224,7 +224,8 @@ export class StepPlan {
       const r = {
         bytes,
         label: label ?? "",
-        first: -1,
+        first: this.#dispatches.length,
+        firstBinding: -1,
         last: -1,
         writtenFirst: false,
         kept: false,

@@ -95,7 +95,7 @@ export interface StepMemory {
   storeBytes: number;
   /** The step's scratch buffers as planned (activations, packed copies, partials). */
   scratchBytes: number;
-  /** The scratch with one buffer per request for the whole step (`memory: "static"`). */
+  /** The same step's scratch with one buffer per request, none shared. */
   unplannedScratchBytes: number;
   /** `storeBytes + scratchBytes`: the GPU bytes the step holds at its peak. */
   peakBytes: number;
@@ -235,6 +235,9 @@ export function buildUNetInto(
   if (!Number.isInteger(B) || B < 1) throw new RangeError(`Invalid batch size: ${B}`);
   const train = mode === "train";
   if (train && !options.loss) throw new TypeError("Cannot build a training plan without a loss");
+  // Liveness planning: the backward re-packs conv inputs and recomputes pre-activations
+  // (norm + activation of the block input, which is kept anyway) instead of keeping them.
+  const recompute = (options.memory ?? "liveness") === "liveness";
   const layout = unetLayout(cfg);
   const L = cfg.filters.length;
 
@@ -253,7 +256,9 @@ export function buildUNetInto(
       ? { kind: "leakyRelu", slope: cfg.activation.slope }
       : { kind: "prelu", slope: store.param(`${name}.prelu`) };
 
-  const normForward = (x: TensorView, y: TensorView, name: string): NormSaved => {
+  // `again`: recompute a forward already run (batch norm: the same batch statistics, without
+  // updating the running statistics a second time).
+  const normForward = (x: TensorView, y: TensorView, name: string, again = false): NormSaved => {
     const params = {
       scale: store.param(`${name}.scale`),
       shift: store.param(`${name}.shift`),
@@ -261,10 +266,13 @@ export function buildUNetInto(
       activation: activation(name),
     };
     if (cfg.norm === "instance") return instanceNormForward(plan, x, y, params);
-    return batchNormForward(plan, x, y, {
-      ...params,
+    const running = train && again ? undefined : {
       runningMean: store.stateRange(`${name}.runningMean`),
       runningVar: store.stateRange(`${name}.runningVar`),
+    };
+    return batchNormForward(plan, x, y, {
+      ...params,
+      ...running,
       training: train,
       momentum: cfg.bnMomentum,
     });
@@ -302,12 +310,14 @@ export function buildUNetInto(
       }
       rec.convIn = convIn;
       rec.convOut = out;
-      rec.packed = conv3dForward(plan, convIn, W, bias, out, { kernel: b.kernel }).packedInput;
+      const packed = conv3dForward(plan, convIn, W, bias, out, { kernel: b.kernel }).packedInput;
+      if (!recompute) rec.packed = packed;
     } else {
       const c = b.name === "head" ? out : alloc(shapeAt(level, b.cout), `${b.name}.conv`);
       rec.convIn = x;
       rec.convOut = c;
-      rec.packed = conv3dForward(plan, x, W, bias, c, { kernel: b.kernel }).packedInput;
+      const packed = conv3dForward(plan, x, W, bias, c, { kernel: b.kernel }).packedInput;
+      if (!recompute) rec.packed = packed;
       if (b.name !== "head") rec.saved = normForward(c, out, `${b.name}.norm`);
     }
     return rec as _BlockRecord;
@@ -320,7 +330,12 @@ export function buildUNetInto(
     const dW = store.grad(`${b.name}.conv.weight`);
     const dB = store.grad(`${b.name}.conv.bias`);
     if (cfg.order === "pre") {
-      conv3dBackwardWeight(plan, r.convIn, dOut, dW, dB, {
+      let convIn = r.convIn;
+      if (recompute && b.preNorm) {
+        convIn = alloc(r.convIn.shape as Shape5, `${b.name}.act`);
+        normForward(r.x, convIn, `${b.name}.norm`, true);
+      }
+      conv3dBackwardWeight(plan, convIn, dOut, dW, dB, {
         kernel: b.kernel,
         packedInput: r.packed,
       });
