@@ -87,9 +87,10 @@ export function convGflopPerStep(cfg: UNetConfig, batch: number, patch: Triple):
 
 /**
  * GPU bytes a built step holds while it runs: every buffer of the plan comes from the pool
- * and stays handed out for the plan's lifetime (activations, scratch, packed copies), so the
- * pool's bytes in use are the step's peak; plus the parameter store (parameters, gradients,
- * Adam moments, decay mask, state).
+ * and stays handed out for the plan's lifetime (the liveness-planned, shared scratch
+ * buffers), so the pool's bytes in use are the step's peak; plus the parameter store
+ * (parameters, gradients, Adam moments, decay mask, state). Equals `plan.memory.peakBytes`
+ * when the pool serves one plan only.
  *
  * @param pool The pool the plan was built from.
  * @param store The parameter store.
