@@ -186,6 +186,13 @@ export class StepPlan {
     return planMemory(this.#records, { bindingLimit: this.bindingLimit });
   }
 
+  /** Byte size of the plan's largest scratch buffer (planned, recorded or taken). */
+  get largestScratch(): number {
+    if (this.#assignment) return Math.max(0, ...this.#assignment.sizes);
+    if (this.#record) return Math.max(0, ...this.#records.map((r) => sizeClass(r.bytes)));
+    return Math.max(0, ...this.#scratch.map((b) => b.size));
+  }
+
   /**
    * Check that a build with an assignment took every scratch its recording took.
    *

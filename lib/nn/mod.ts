@@ -34,12 +34,14 @@ export {
 export {
   buildUNetInto,
   buildUNetPlan,
+  largestStoreBuffer,
   type StepMemory,
   storeBytes,
   type UNetPlan,
   type UNetPlanOptions,
 } from "./unet3d.ts";
 export { planStepMemory, type StepMemoryOptions } from "./step_memory.ts";
+export { convGflopPerStep } from "./step_work.ts";
 export { type ReferenceStep, type TensorMap, unetReferenceStep } from "./unet3d_ref.ts";
 export {
   type Checkpoint,

@@ -11,7 +11,13 @@ import { BufferPool } from "../gpu/buffer_pool.ts";
 import { type DryLimits, dryRuntime } from "../gpu/memory_plan.ts";
 import { StepPlan } from "../gpu/step_plan.ts";
 import { ParamStore } from "./param_store.ts";
-import { buildUNetInto, type StepMemory, storeBytes, type UNetPlanOptions } from "./unet3d.ts";
+import {
+  buildUNetInto,
+  largestStoreBuffer,
+  type StepMemory,
+  storeBytes,
+  type UNetPlanOptions,
+} from "./unet3d.ts";
 import { type UNetConfig, unetParams } from "./unet_config.ts";
 
 /** Options of {@linkcode planStepMemory}: the plan's options plus the adapter's limits. */
@@ -52,9 +58,9 @@ export function planStepMemory(cfg: UNetConfig, options: StepMemoryOptions): Ste
   const plan = new StepPlan(rt, pool, { bindingLimit: options.bindingLimit, record: true });
   buildUNetInto(plan, store, cfg, options);
   const unplanned = plan.scratchBytes;
-  const scratch = (options.memory ?? "liveness") === "static"
-    ? unplanned
-    : plan.memoryPlan().peakBytes;
+  const planned = (options.memory ?? "liveness") === "static" ? undefined : plan.memoryPlan();
+  const scratch = planned ? planned.peakBytes : unplanned;
+  const largest = planned ? Math.max(0, ...planned.sizes) : plan.largestScratch;
   const s = storeBytes(store);
   return {
     storeBytes: s,
@@ -62,5 +68,6 @@ export function planStepMemory(cfg: UNetConfig, options: StepMemoryOptions): Ste
     unplannedScratchBytes: unplanned,
     peakBytes: s + scratch,
     dispatches: plan.dispatches.length,
+    largestBufferBytes: Math.max(largest, largestStoreBuffer(store)),
   };
 }

@@ -101,6 +101,8 @@ export interface StepMemory {
   peakBytes: number;
   /** Dispatches of the step. */
   dispatches: number;
+  /** The largest single buffer (scratch or store), to compare with `maxBufferSize`. */
+  largestBufferBytes: number;
 }
 
 /** A built plan and its I/O buffers. */
@@ -136,6 +138,16 @@ export interface UNetPlan {
 export function storeBytes(store: ParamStore): number {
   return [store.params, store.grads, store.m, store.v, store.decayMask, store.state]
     .reduce((s, b) => s + b.size, 0);
+}
+
+/**
+ * Byte size of a parameter store's largest buffer.
+ *
+ * @param store The store.
+ * @returns Bytes.
+ */
+export function largestStoreBuffer(store: ParamStore): number {
+  return Math.max(store.params.size, store.state.size);
 }
 
 interface _BlockRecord {
@@ -199,6 +211,7 @@ function _finish(
       unplannedScratchBytes: unplanned ?? scratch,
       peakBytes: s + scratch,
       dispatches: built.plan.dispatches.length,
+      largestBufferBytes: Math.max(built.plan.largestScratch, largestStoreBuffer(store)),
     },
   };
 }
