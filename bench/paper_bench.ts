@@ -8,10 +8,13 @@
  * binding run through the ops' chunked paths. Prints one JSON line per configuration:
  * `{"bench", "B", "median_ms", "gflop_per_step", "gflop_per_s", "peak_gpu_bytes",
  * "dispatches", "adapter", …}` (`gflop_per_step` counts the convolutions, see
- * `convGflopPerStep`; `peak_gpu_bytes` the pool's bytes in use plus the parameter store).
+ * `convGflopPerStep`; `peak_gpu_bytes` the step's planned peak, `plan.memory.peakBytes`: the
+ * parameter store plus the liveness-planned scratch, which is what the pool holds for it;
+ * `static_gpu_bytes` the same step with one buffer per scratch, as before issue 17's planner).
  *
  * Options: `--only brats:1,acdc:2` (configurations, default all five), `--steps N` (timed
- * steps, default 2), `--warmup N` (default 1).
+ * steps, default 2), `--warmup N` (default 1), `--dry` (no GPU memory: print only the planned
+ * and static bytes of each configuration from `planStepMemory`, sized for this adapter).
  *
  * @module
  */
@@ -22,9 +25,12 @@ import { requestGpu } from "../lib/gpu/device.ts";
 import { GpuRuntime } from "../lib/gpu/runtime.ts";
 import { Rng } from "../lib/core/rng.ts";
 import { ParamStore } from "../lib/nn/param_store.ts";
+import { runtimeLimits } from "../lib/gpu/memory_plan.ts";
+import { planStepMemory } from "../lib/nn/step_memory.ts";
 import { buildUNetPlan } from "../lib/nn/unet3d.ts";
 import { type Triple, UNET_PRESETS, unetParams } from "../lib/nn/unet_config.ts";
 import { convGflopPerStep, median, stepGpuBytes, stepRunner } from "./_train_step.ts";
+import type { DiceLossOptions } from "../lib/loss/dice_options.ts";
 
 /** One paper-bench configuration. */
 interface PaperConfig {
@@ -86,7 +92,12 @@ function randomTargets(B: number, K: number, V: number, softmax: boolean, rng: R
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { only: { type: "string" }, steps: { type: "string" }, warmup: { type: "string" } },
+    options: {
+      only: { type: "string" },
+      steps: { type: "string" },
+      warmup: { type: "string" },
+      dry: { type: "boolean" },
+    },
   });
   const timed = Math.max(2, Number(values.steps ?? 2));
   const warmup = Number(values.warmup ?? 1);
@@ -97,6 +108,28 @@ if (import.meta.main) {
     const cfg = UNET_PRESETS[preset];
     const patch = PATCH[preset];
     const softmax = cfg.head === "softmax";
+    const diceOptions: DiceLossOptions = softmax
+      ? { phi: "BI", epsilon: 1e-7, classes: [1, 2, 3] }
+      : { phi: "BI", epsilon: 1e-7 };
+    const sizing = { batch: B, patch, mode: "train", loss: diceOptions, telemetry: false } as const;
+    const limits = runtimeLimits(rt);
+    const staticBytes = planStepMemory(cfg, { ...sizing, memory: "static", limits }).peakBytes;
+    if (values.dry) {
+      const m = planStepMemory(cfg, { ...sizing, limits });
+      console.log(JSON.stringify({
+        bench: `paper-bench/${preset}`,
+        B,
+        dry_run: true,
+        peak_gpu_bytes: m.peakBytes,
+        static_gpu_bytes: staticBytes,
+        store_bytes: m.storeBytes,
+        dispatches: m.dispatches,
+        gflop_per_step: Math.round(convGflopPerStep(cfg, B, patch) * 10) / 10,
+        adapter: gpu.adapter.description,
+        patch,
+      }));
+      continue;
+    }
     const { params, state } = unetParams(cfg);
     const store = new ParamStore(rt, params, state);
     store.initialize(1);
@@ -106,9 +139,7 @@ if (import.meta.main) {
       batch: B,
       patch,
       mode: "train",
-      loss: softmax
-        ? { phi: "BI", epsilon: 1e-7, classes: [1, 2, 3] }
-        : { phi: "BI", epsilon: 1e-7 },
+      loss: diceOptions,
       adam: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
       telemetry: false,
     });
@@ -139,7 +170,9 @@ if (import.meta.main) {
       median_ms: Math.round(med),
       gflop_per_step: Math.round(gflop * 10) / 10,
       gflop_per_s: Math.round((gflop / (med / 1000)) * 10) / 10,
-      peak_gpu_bytes: stepGpuBytes(pool, store),
+      peak_gpu_bytes: plan.memory.peakBytes,
+      static_gpu_bytes: staticBytes,
+      pool_gpu_bytes: stepGpuBytes(pool, store),
       dispatches: plan.plan.dispatches.length,
       adapter: gpu.adapter.description,
       patch,

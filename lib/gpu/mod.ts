@@ -53,6 +53,17 @@ export {
 } from "./tensor.ts";
 export { type Readback, StepPlan, type StepPlanOptions } from "./step_plan.ts";
 export {
+  dryBuffer,
+  type DryLimits,
+  dryRuntime,
+  hostWritten,
+  type MemoryAssignment,
+  planMemory,
+  type PlanMemoryOptions,
+  runtimeLimits,
+  type ScratchRecord,
+} from "./memory_plan.ts";
+export {
   type AdamGroup,
   adamHyper,
   type AdamOptions,

@@ -9,8 +9,15 @@
  * @module
  */
 
-import type { BufferPool } from "./buffer_pool.ts";
-import type { KernelSpec } from "./kernel_spec.ts";
+import { type BufferPool, sizeClass } from "./buffer_pool.ts";
+import { bindingOf, type KernelSpec } from "./kernel_spec.ts";
+import {
+  dryBuffer,
+  hostWritten,
+  type MemoryAssignment,
+  planMemory,
+  type ScratchRecord,
+} from "./memory_plan.ts";
 import type { BufferArg, Dispatch, GpuRuntime } from "./runtime.ts";
 import type { BindingLimits } from "./tensor.ts";
 
@@ -34,6 +41,20 @@ export interface StepPlanOptions {
    * @default the device's `maxStorageBufferBindingSize`
    */
   bindingLimit?: number;
+  /**
+   * Record instead of binding: scratch buffers are placeholders (no GPU memory), dispatches
+   * are noted (which scratch each binds, and how) but not bound, and the plan cannot run.
+   * {@linkcode StepPlan.memoryPlan} then plans the scratch by liveness. Use a
+   * `dryRuntime` (`memory_plan.ts`) so that build-time writes go nowhere.
+   * @default false
+   */
+  record?: boolean;
+  /**
+   * Physical buffers planned by a recording of the same build: the n-th scratch request is
+   * served by its assigned (shared) pool buffer. The build must request the same sizes in the
+   * same order as the recording did.
+   */
+  assignment?: MemoryAssignment;
 }
 
 /** Ordered dispatches plus the scratch buffers they use. */
@@ -44,6 +65,12 @@ export class StepPlan {
   readonly pool: BufferPool;
   #dispatches: Dispatch[] = [];
   #scratch: GPUBuffer[] = [];
+  #record: boolean;
+  #records: ScratchRecord[] = [];
+  #recordOf = new Map<GPUBuffer, ScratchRecord>();
+  #assignment?: MemoryAssignment;
+  #physical: GPUBuffer[] = [];
+  #taken = 0;
 
   /**
    * Create an empty plan.
@@ -62,6 +89,11 @@ export class StepPlan {
       );
     }
     this.bindingLimit = Math.min(limit, rt.maxBindingSize);
+    this.#record = options.record ?? false;
+    this.#assignment = options.assignment;
+    if (this.#record && this.#assignment) {
+      throw new TypeError("Cannot create a step plan: a recording plan takes no assignment");
+    }
   }
 
   /** Largest byte size of one storage binding (see {@linkcode StepPlanOptions.bindingLimit}). */
@@ -90,9 +122,100 @@ export class StepPlan {
     buffers: Readonly<Record<string, BufferArg>>,
     uniforms: Readonly<Record<U, number>>,
   ): Dispatch {
+    if (this.#record) return this.#note(spec, buffers, uniforms);
     const d = this.rt.bind(spec, buffers, uniforms, { bindingLimit: this.bindingLimit });
     this.#dispatches.push(d);
     return d;
+  }
+
+  #note<U extends string>(
+    spec: KernelSpec<U>,
+    buffers: Readonly<Record<string, BufferArg>>,
+    uniforms: Readonly<Record<U, number>>,
+  ): Dispatch {
+    const index = this.#dispatches.length;
+    for (const [name, decl] of Object.entries(spec.bindings)) {
+      const arg = buffers[name];
+      if (!arg) {
+        throw new TypeError(`Cannot bind kernel ${spec.name}: buffer "${name}" is missing`);
+      }
+      const r = this.#recordOf.get(arg instanceof GPUBuffer ? arg : arg.buffer);
+      if (!r) continue;
+      if (r.firstBinding < 0 || r.firstBinding === index) {
+        const write = bindingOf(decl).access !== "read";
+        r.writtenFirst = r.firstBinding < 0 ? write : r.writtenFirst && write;
+        r.firstBinding = index;
+      }
+      r.last = index;
+    }
+    const d = {
+      name: spec.name,
+      workgroups: spec.dispatch(uniforms),
+    } as unknown as Dispatch;
+    this.#dispatches.push(d);
+    return d;
+  }
+
+  /**
+   * Mark buffers as read after the step (readbacks, outputs the caller reads): their scratch
+   * is never shared. Other buffers are ignored.
+   *
+   * @param buffers Buffers of this plan.
+   */
+  keep(...buffers: GPUBuffer[]): void {
+    for (const b of buffers) {
+      const r = this.#recordOf.get(b);
+      if (r) r.kept = true;
+    }
+  }
+
+  /** The scratch buffers a recording plan has noted, in request order. */
+  get scratchRecords(): readonly ScratchRecord[] {
+    return this.#records;
+  }
+
+  /**
+   * Plan the recorded scratch by liveness (see `planMemory` in `memory_plan.ts`).
+   *
+   * @returns The assignment to build the same step with.
+   * @throws {TypeError} When the plan is not a recording.
+   */
+  memoryPlan(): MemoryAssignment {
+    if (!this.#record) throw new TypeError("Cannot plan memory: the step plan is not a recording");
+    for (const [b, r] of this.#recordOf) if (hostWritten(b)) r.kept = true;
+    return planMemory(this.#records, { bindingLimit: this.bindingLimit });
+  }
+
+  /** Byte size of the plan's largest scratch buffer (planned, recorded or taken). */
+  get largestScratch(): number {
+    if (this.#assignment) return Math.max(0, ...this.#assignment.sizes);
+    if (this.#record) return Math.max(0, ...this.#records.map((r) => sizeClass(r.bytes)));
+    return Math.max(0, ...this.#scratch.map((b) => b.size));
+  }
+
+  /**
+   * Check that a build with an assignment took every scratch its recording took.
+   *
+   * @throws {TypeError} When it took fewer.
+   */
+  checkAssignment(): void {
+    const a = this.#assignment;
+    if (a && this.#taken !== a.bytes.length) {
+      throw new TypeError(
+        `Cannot use the memory plan: the build took ${this.#taken} scratches, the recording ` +
+          `${a.bytes.length}`,
+      );
+    }
+  }
+
+  /**
+   * Bytes of the plan's scratch buffers: with an assignment the planned (shared) buffers,
+   * else one pool buffer per request.
+   */
+  get scratchBytes(): number {
+    if (this.#assignment) return this.#assignment.peakBytes;
+    if (this.#record) return this.#records.reduce((s, r) => s + sizeClass(r.bytes), 0);
+    return this.#scratch.reduce((s, b) => s + b.size, 0);
   }
 
   /**
@@ -103,6 +226,37 @@ export class StepPlan {
    * @returns The buffer (contents undefined).
    */
   scratch(bytes: number, label?: string): GPUBuffer {
+    if (this.#record) {
+      const b = dryBuffer(sizeClass(bytes), label ?? "");
+      const r = {
+        bytes,
+        label: label ?? "",
+        first: this.#dispatches.length,
+        firstBinding: -1,
+        last: -1,
+        writtenFirst: false,
+        kept: false,
+      };
+      this.#records.push(r);
+      this.#recordOf.set(b, r);
+      return b;
+    }
+    const a = this.#assignment;
+    if (a) {
+      const k = this.#taken++;
+      if (k >= a.bytes.length || a.bytes[k] !== bytes) {
+        throw new TypeError(
+          `Cannot take scratch ${k} ("${label}", ${bytes} bytes): the memory plan recorded ` +
+            (k < a.bytes.length ? `${a.bytes[k]} bytes` : `${a.bytes.length} scratches`),
+        );
+      }
+      const p = a.slot[k];
+      if (!this.#physical[p]) {
+        this.#physical[p] = this.pool.acquire(a.sizes[p], label);
+        this.#scratch.push(this.#physical[p]);
+      }
+      return this.#physical[p];
+    }
     const b = this.pool.acquire(bytes, label);
     this.#scratch.push(b);
     return b;
@@ -129,6 +283,7 @@ export class StepPlan {
    * @returns A promise of one float32 array per readback range.
    */
   submit(readbacks: readonly Readback[] = []): Promise<Float32Array[]> {
+    if (this.#record) throw new TypeError("Cannot run a recording step plan");
     const device = this.rt.device;
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
@@ -171,10 +326,11 @@ export class StepPlan {
 
   /** Release the dispatches' uniform buffers, the staging buffers and the scratch buffers. */
   dispose(): void {
-    this.rt.release(this.#dispatches);
+    if (!this.#record) this.rt.release(this.#dispatches);
     this.#dispatches = [];
     for (const b of this.#scratch) this.pool.release(b);
     this.#scratch = [];
+    this.#physical = [];
     for (const b of this.#allStaging) b.destroy();
     this.#allStaging = [];
     this.#freeStaging = [];

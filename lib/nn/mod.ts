@@ -31,7 +31,17 @@ export {
   type Slot,
   SLOT_ALIGN,
 } from "./param_store.ts";
-export { buildUNetPlan, type UNetPlan, type UNetPlanOptions } from "./unet3d.ts";
+export {
+  buildUNetInto,
+  buildUNetPlan,
+  largestStoreBuffer,
+  type StepMemory,
+  storeBytes,
+  type UNetPlan,
+  type UNetPlanOptions,
+} from "./unet3d.ts";
+export { planStepMemory, type StepMemoryOptions } from "./step_memory.ts";
+export { convGflopPerStep } from "./step_work.ts";
 export { type ReferenceStep, type TensorMap, unetReferenceStep } from "./unet3d_ref.ts";
 export {
   type Checkpoint,

@@ -41,6 +41,7 @@ import { softmaxBackward, softmaxForward } from "../gpu/ops/softmax.ts";
 import { gradTelemetryGpu } from "../gpu/ops/telemetry.ts";
 import { upsampleBackward, upsampleForward } from "../gpu/ops/upsample.ts";
 import type { GpuRuntime } from "../gpu/runtime.ts";
+import { dryRuntime, runtimeLimits } from "../gpu/memory_plan.ts";
 import { type Readback, StepPlan } from "../gpu/step_plan.ts";
 import { channelSlice, numel, type Shape5, type TensorView, view } from "../gpu/tensor.ts";
 import type { ParamStore } from "./param_store.ts";
@@ -77,6 +78,31 @@ export interface UNetPlanOptions {
    * @default the device's `maxStorageBufferBindingSize`
    */
   bindingLimit?: number;
+  /**
+   * How the step's scratch buffers are held. `"liveness"`: the build is first recorded
+   * without GPU memory, then every scratch whose last reader has run is reused by later ones
+   * (see `planMemory`), and the backward recomputes what is cheaper to recompute than to
+   * keep; results are bit-identical to `"static"`, where every scratch is its own buffer for
+   * the plan's lifetime.
+   * @default "liveness"
+   */
+  memory?: "liveness" | "static";
+}
+
+/** GPU memory of a built (or dry-run) step, in bytes. */
+export interface StepMemory {
+  /** The parameter store: parameters, gradients, Adam moments, decay mask, state. */
+  storeBytes: number;
+  /** The step's scratch buffers as planned (activations, packed copies, partials). */
+  scratchBytes: number;
+  /** The same step's scratch with one buffer per request, none shared. */
+  unplannedScratchBytes: number;
+  /** `storeBytes + scratchBytes`: the GPU bytes the step holds at its peak. */
+  peakBytes: number;
+  /** Dispatches of the step. */
+  dispatches: number;
+  /** The largest single buffer (scratch or store), to compare with `maxBufferSize`. */
+  largestBufferBytes: number;
 }
 
 /** A built plan and its I/O buffers. */
@@ -97,8 +123,31 @@ export interface UNetPlan {
   telemetryReadback?: Readback;
   /** The Adam update (train mode): call `setStep(t, lr)` before each run. */
   adam?: AdamUpdate;
+  /** GPU memory of the step (planned peak). */
+  memory: StepMemory;
   /** Release the plan's scratch buffers. */
   dispose(): void;
+}
+
+/**
+ * Bytes of a parameter store's buffers.
+ *
+ * @param store The store.
+ * @returns Parameters, gradients, Adam moments, decay mask and state, in bytes.
+ */
+export function storeBytes(store: ParamStore): number {
+  return [store.params, store.grads, store.m, store.v, store.decayMask, store.state]
+    .reduce((s, b) => s + b.size, 0);
+}
+
+/**
+ * Byte size of a parameter store's largest buffer.
+ *
+ * @param store The store.
+ * @returns Bytes.
+ */
+export function largestStoreBuffer(store: ParamStore): number {
+  return Math.max(store.params.size, store.state.size);
 }
 
 interface _BlockRecord {
@@ -129,6 +178,62 @@ export function buildUNetPlan(
   cfg: UNetConfig,
   options: UNetPlanOptions,
 ): UNetPlan {
+  const bindingLimit = options.bindingLimit;
+  if ((options.memory ?? "liveness") === "static") {
+    const plan = new StepPlan(rt, pool, { bindingLimit });
+    return _finish(buildUNetInto(plan, store, cfg, options), store, undefined);
+  }
+  const recording = new StepPlan(dryRuntime(runtimeLimits(rt)), pool, {
+    bindingLimit,
+    record: true,
+  });
+  const recorded = buildUNetInto(recording, store, cfg, options);
+  const assignment = recording.memoryPlan();
+  recorded.dispose();
+  const plan = new StepPlan(rt, pool, { bindingLimit, assignment });
+  const built = buildUNetInto(plan, store, cfg, options);
+  plan.checkAssignment();
+  return _finish(built, store, assignment.unplannedBytes);
+}
+
+function _finish(
+  built: Omit<UNetPlan, "memory">,
+  store: ParamStore,
+  unplanned: number | undefined,
+): UNetPlan {
+  const s = storeBytes(store);
+  const scratch = built.plan.scratchBytes;
+  return {
+    ...built,
+    memory: {
+      storeBytes: s,
+      scratchBytes: scratch,
+      unplannedScratchBytes: unplanned ?? scratch,
+      peakBytes: s + scratch,
+      dispatches: built.plan.dispatches.length,
+      largestBufferBytes: Math.max(built.plan.largestScratch, largestStoreBuffer(store)),
+    },
+  };
+}
+
+/**
+ * Build the dispatches of a forward pass or a training step into a given plan (a recording
+ * plan for sizing, see {@linkcode buildUNetPlan}). Options as for `buildUNetPlan`; the
+ * returned object lacks `memory`.
+ *
+ * @param plan The plan to append to.
+ * @param store Parameters (and their gradients, moments, normalisation state).
+ * @param cfg Network configuration.
+ * @param options Batch, patch, mode, loss, optimiser.
+ * @returns The plan and its I/O buffers.
+ * @throws {RangeError} When the patch is not divisible by the pooling factors.
+ */
+export function buildUNetInto(
+  plan: StepPlan,
+  store: ParamStore,
+  cfg: UNetConfig,
+  options: UNetPlanOptions,
+): Omit<UNetPlan, "memory"> {
   const { batch: B, patch, mode } = options;
   const div = sizeDivisor(cfg);
   for (let a = 0; a < 3; a++) {
@@ -143,7 +248,9 @@ export function buildUNetPlan(
   if (!Number.isInteger(B) || B < 1) throw new RangeError(`Invalid batch size: ${B}`);
   const train = mode === "train";
   if (train && !options.loss) throw new TypeError("Cannot build a training plan without a loss");
-  const plan = new StepPlan(rt, pool, { bindingLimit: options.bindingLimit });
+  // Liveness planning: the backward re-packs conv inputs and recomputes pre-activations
+  // (norm + activation of the block input, which is kept anyway) instead of keeping them.
+  const recompute = (options.memory ?? "liveness") === "liveness";
   const layout = unetLayout(cfg);
   const L = cfg.filters.length;
 
@@ -162,7 +269,9 @@ export function buildUNetPlan(
       ? { kind: "leakyRelu", slope: cfg.activation.slope }
       : { kind: "prelu", slope: store.param(`${name}.prelu`) };
 
-  const normForward = (x: TensorView, y: TensorView, name: string): NormSaved => {
+  // `again`: recompute a forward already run (batch norm: the same batch statistics, without
+  // updating the running statistics a second time).
+  const normForward = (x: TensorView, y: TensorView, name: string, again = false): NormSaved => {
     const params = {
       scale: store.param(`${name}.scale`),
       shift: store.param(`${name}.shift`),
@@ -170,10 +279,13 @@ export function buildUNetPlan(
       activation: activation(name),
     };
     if (cfg.norm === "instance") return instanceNormForward(plan, x, y, params);
-    return batchNormForward(plan, x, y, {
-      ...params,
+    const running = train && again ? undefined : {
       runningMean: store.stateRange(`${name}.runningMean`),
       runningVar: store.stateRange(`${name}.runningVar`),
+    };
+    return batchNormForward(plan, x, y, {
+      ...params,
+      ...running,
       training: train,
       momentum: cfg.bnMomentum,
     });
@@ -211,12 +323,14 @@ export function buildUNetPlan(
       }
       rec.convIn = convIn;
       rec.convOut = out;
-      rec.packed = conv3dForward(plan, convIn, W, bias, out, { kernel: b.kernel }).packedInput;
+      const packed = conv3dForward(plan, convIn, W, bias, out, { kernel: b.kernel }).packedInput;
+      if (!recompute) rec.packed = packed;
     } else {
       const c = b.name === "head" ? out : alloc(shapeAt(level, b.cout), `${b.name}.conv`);
       rec.convIn = x;
       rec.convOut = c;
-      rec.packed = conv3dForward(plan, x, W, bias, c, { kernel: b.kernel }).packedInput;
+      const packed = conv3dForward(plan, x, W, bias, c, { kernel: b.kernel }).packedInput;
+      if (!recompute) rec.packed = packed;
       if (b.name !== "head") rec.saved = normForward(c, out, `${b.name}.norm`);
     }
     return rec as _BlockRecord;
@@ -229,7 +343,12 @@ export function buildUNetPlan(
     const dW = store.grad(`${b.name}.conv.weight`);
     const dB = store.grad(`${b.name}.conv.bias`);
     if (cfg.order === "pre") {
-      conv3dBackwardWeight(plan, r.convIn, dOut, dW, dB, {
+      let convIn = r.convIn;
+      if (recompute && b.preNorm) {
+        convIn = alloc(r.convIn.shape as Shape5, `${b.name}.act`);
+        normForward(r.x, convIn, `${b.name}.norm`, true);
+      }
+      conv3dBackwardWeight(plan, convIn, dOut, dW, dB, {
         kernel: b.kernel,
         packedInput: r.packed,
       });
@@ -324,7 +443,8 @@ export function buildUNetPlan(
   if (cfg.head === "sigmoid") sigmoidForward(plan, logits, probs);
   else softmaxForward(plan, logits, probs);
 
-  const result: UNetPlan = {
+  plan.keep(input, probs.buffer);
+  const result: Omit<UNetPlan, "memory"> = {
     plan,
     input,
     probs,
@@ -335,6 +455,7 @@ export function buildUNetPlan(
   // ---- loss -----------------------------------------------------------------------------
   const target = plan.scratch(numel(shapeAt(0, K)) * 4, "target");
   const lossBuf = plan.scratch(16, "loss");
+  plan.keep(target, lossBuf);
   const dProbs = alloc(shapeAt(0, K), "dprobs");
   const dice = diceLossGpu(plan, probs, target, options.loss, { loss: lossBuf, grad: dProbs });
   result.target = target;
@@ -344,6 +465,7 @@ export function buildUNetPlan(
 
   if (options.telemetry ?? true) {
     const summary = plan.scratch(32, "telemetry");
+    plan.keep(summary);
     const tel = gradTelemetryGpu(plan, dProbs, target, { classes: options.loss.classes }, {
       summary,
     });

@@ -1,7 +1,7 @@
 /**
  * The command-line front end: parses the command and its flags and dispatches to one file per
- * command under `cli/` (`run`, `reproduce`, `analyze`, `merge`, `compare`, `breakdown`, `predict`,
- * `export`).
+ * command under `cli/` (`run`, `plan`, `reproduce`, `analyze`, `merge`, `compare`, `breakdown`,
+ * `predict`, `export`).
  *
  * @module
  */
@@ -15,6 +15,7 @@ import { breakdownCommand } from "./cli/breakdown_command.ts";
 import { compareCommand } from "./cli/compare_command.ts";
 import { exportCommand } from "./cli/export_command.ts";
 import { mergeCommand } from "./cli/merge_command.ts";
+import { planCommand } from "./cli/plan_command.ts";
 import { predictCommand } from "./cli/predict_command.ts";
 import { reproduceCommand } from "./cli/reproduce_command.ts";
 import { runCommand } from "./cli/run_command.ts";
@@ -26,6 +27,8 @@ const USAGE = `dicelab — Dice-loss experiments on WebGPU
 Usage:
   deno task run <pipeline.ts> [--data DIR] [--out DIR] [--quick] [--folds N] [--only EXP[,EXP]]
                               [--resume] [--seed N] [--shard i/n] [--workers N]
+                              [--memory-limit BYTES]
+  deno task plan <pipeline.ts> [--data DIR] [--quick] [--memory-limit BYTES] [--json]
   deno task reproduce <pipeline.ts> --expect FILE [--run DIR] [--quick] [--folds N]
                               [--only EXP[,EXP]] [--data DIR] [--out DIR] [--update]
   deno task analyze <pipeline.ts> [--data DIR] [--quick] [--json]
@@ -121,6 +124,8 @@ async function _main(argv: string[]): Promise<number> {
       return await runCommand(target, v, progress);
     case "reproduce":
       return await reproduceCommand(target, v, progress);
+    case "plan":
+      return await planCommand(target, v);
     case "analyze":
       return await analyzeCommand(target, v);
     case "compare":

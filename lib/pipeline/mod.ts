@@ -86,6 +86,19 @@ export {
 } from "./reproduce.ts";
 export { type AnalysisRow, analysisTable, analyzePipeline } from "./analyze.ts";
 export {
+  calibrateGflops,
+  checkJobsFit,
+  type FitLimits,
+  fitLimits,
+  formatJobPlan,
+  jobMisfit,
+  type JobPlan,
+  jobTrainCases,
+  type PipelinePlan,
+  planJobs,
+  planPipeline,
+} from "./plan.ts";
+export {
   compareExperiments,
   type CompareOptions,
   type CompareRows,

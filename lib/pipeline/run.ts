@@ -12,6 +12,7 @@ import { writeJsonAtomic } from "../core/atomic_write.ts";
 import { exists } from "../core/exists.ts";
 import { BufferPool } from "../gpu/buffer_pool.ts";
 import { requestGpu } from "../gpu/device.ts";
+import { runtimeLimits } from "../gpu/memory_plan.ts";
 import { GpuRuntime } from "../gpu/runtime.ts";
 import { parameterCount } from "../nn/unet_config.ts";
 import { CaseStore, createPatchPool } from "../train/case_store.ts";
@@ -21,6 +22,7 @@ import { describeDataset, resolveDataset } from "./dataset_root.ts";
 import { enumerateJobs, type Job, shardJobs } from "./jobs.ts";
 import { mergeRun } from "./merge.ts";
 import { RunOptionError } from "./errors.ts";
+import { checkJobsFit, fitLimits, jobTrainCases, planJobs } from "./plan.ts";
 import { checkRecords, checkRunnable } from "./preflight.ts";
 import { effectivePipeline, modelConfig, pipelineDataset, pipelineFolds } from "./resolve.ts";
 import { divergenceText, runProblems } from "./job_outcome.ts";
@@ -112,6 +114,9 @@ export async function runPipeline(o: RunOptions): Promise<RunSummary> {
     const workers = o.workers ?? (p.training.workers === "auto" ? undefined : p.training.workers);
     const patchPool = createPatchPool({ size: workers });
     try {
+      // Refuse a job that cannot fit before any training (or loading) starts.
+      const fit = fitLimits(rt, o.memoryLimit);
+      checkJobsFit(planJobs(p, todo, runtimeLimits(rt), jobTrainCases(p, records, split)), fit);
       const tl = performance.now();
       const store = await CaseStore.load(patchPool, records, ds.preprocessing);
       log(`Loaded ${store.size} cases in ${((performance.now() - tl) / 1000).toFixed(1)} s`);

@@ -41,6 +41,11 @@ export interface RunOptions {
   progress?: boolean;
   /** Patch workers (overrides the pipeline). */
   workers?: number;
+  /**
+   * GPU bytes a job may hold (`--memory-limit`); a job that needs more is refused before any
+   * training (see `fitLimits` in plan.ts for the default).
+   */
+  memoryLimit?: number;
 }
 
 /** Outcome of `runPipeline`. */

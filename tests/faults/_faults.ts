@@ -36,7 +36,7 @@ export async function cli(
       "--allow-read",
       "--allow-write",
       "--allow-env",
-      "--allow-sys=osRelease",
+      "--allow-sys=osRelease,systemMemoryInfo",
       `${ROOT}cli.ts`,
       ...args,
     ],

@@ -37,6 +37,7 @@ export const CLI_OPTIONS = {
   step: { type: "string" },
   config: { type: "string" },
   format: { type: "string" },
+  "memory-limit": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -90,6 +91,8 @@ export interface CliValues {
   config?: string;
   /** `--format dicelab|onnx` (export). */
   format?: string;
+  /** `--memory-limit BYTES` (run, plan). */
+  "memory-limit"?: string;
   /** `--help`. */
   help?: boolean;
 }
@@ -241,4 +244,33 @@ export function stepFlag(v: string | undefined): number | undefined {
     throw new UsageError(`Invalid --step: expected a fraction of the window in (0, 1], got "${v}"`);
   }
   return n;
+}
+
+/**
+ * Parse a byte count: a positive number, optionally with a unit (`6e9`, `6GB`, `512MiB`).
+ *
+ * @param v The flag value, if given.
+ * @param flag The flag's name for errors.
+ * @returns Bytes, or undefined when not given.
+ * @throws {UsageError} When it is not a positive byte count.
+ */
+export function bytesFlag(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*(k|m|g|t|ki|mi|gi|ti)?b?$/i.exec(v.trim());
+  const scale: Record<string, number> = {
+    "": 1,
+    k: 1e3,
+    m: 1e6,
+    g: 1e9,
+    t: 1e12,
+    ki: 2 ** 10,
+    mi: 2 ** 20,
+    gi: 2 ** 30,
+    ti: 2 ** 40,
+  };
+  const bytes = m ? Number(m[1]) * scale[(m[2] ?? "").toLowerCase()] : NaN;
+  if (!Number.isFinite(bytes) || bytes <= 0) {
+    throw new UsageError(`Invalid ${flag}: "${v}" (expected bytes, e.g. 6e9, 6GB or 512MiB)`);
+  }
+  return Math.floor(bytes);
 }

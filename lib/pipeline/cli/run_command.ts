@@ -9,6 +9,7 @@ import { loadPipeline } from "../define_pipeline.ts";
 import { runPipeline } from "../run.ts";
 import type { RunSummary } from "../run_types.ts";
 import {
+  bytesFlag,
   type CliValues,
   intFlag,
   listFlag,
@@ -39,6 +40,7 @@ export async function runCommand(target: string, v: CliValues, progress: boolean
     seed: seedFlag(v.seed),
     shard: v.shard ? shardFlag(v.shard) : undefined,
     workers: positiveIntFlag(v.workers, "--workers"),
+    memoryLimit: bytesFlag(v["memory-limit"], "--memory-limit"),
     progress,
   });
   console.log(
