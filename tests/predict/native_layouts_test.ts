@@ -15,13 +15,16 @@ import {
   readPredictionInput,
   skippedSummary,
 } from "../../lib/model/prediction_inputs.ts";
+import { BufferPool } from "../../lib/gpu/buffer_pool.ts";
+import { saveModel } from "../../lib/model/model_file.ts";
+import { ModelPredictor } from "../../lib/model/model_predictor.ts";
 import { readNiftiFile } from "../../lib/nifti/read_nifti.ts";
 import { writeNiftiFile } from "../../lib/nifti/write_nifti.ts";
 import { readResolvedRun } from "../../lib/pipeline/run_folder.ts";
 import { pipelineDataset } from "../../lib/pipeline/resolve.ts";
 import { randomF32 } from "../_helpers/random.ts";
 import { gpuTest } from "../_helpers/gpu.ts";
-import { cli, TINY_JOB, tinyRun } from "./_fixtures.ts";
+import { cli, seededModel, TINY_JOB, tinyRun } from "./_fixtures.ts";
 
 const BRATS_CHANNELS = ["flair", "t1", "t1ce", "t2"];
 const SHAPE = [5, 3, 7]; // NIfTI i, j, k: odd on every axis
@@ -284,6 +287,73 @@ gpuTest(
         const name = f.imagePaths[0].replace(/^.*\//, "");
         const expected = await readNiftiFile(`${run}/jobs/${TINY_JOB}/predictions/${f.id}.nii.gz`);
         assert.deepEqual((await readNiftiFile(`${tmp}/out/${name}`)).data, expected.data, f.id);
+      }
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+);
+
+gpuTest(
+  "predict on a BRATS tree writes one flat file per subject, its channels in the model's order",
+  async (rt) => {
+    const tmp = await Deno.makeTempDir({ prefix: "dicelab-predict-brats-" });
+    try {
+      // The scans' own 1 mm grid (the default 10 × 5 × 5 mm would leave one voxel of them).
+      const model = seededModel({
+        channels: BRATS_CHANNELS,
+        seeds: [3],
+        preprocessing: {
+          size: [8, 32, 32],
+          clipPercentiles: [0.5, 99.5],
+          zscore: true,
+          intensityMask: "nonzero",
+        },
+      });
+      model.dataset.kind = "brats";
+      await saveModel(`${tmp}/m.dicelab`, model);
+      await bratsTree(`${tmp}/in`, new Rng(14, 4));
+      const r = await cli(
+        "predict",
+        "--model",
+        `${tmp}/m.dicelab`,
+        "--input",
+        `${tmp}/in`,
+        "--out",
+        `${tmp}/out`,
+      );
+      assert.equal(r.code, 0, r.err);
+      assert.match(
+        r.out,
+        new RegExp(
+          `Done: 2 case\\(s\\) in [\\d.]+ s; labels in ${tmp}/out; skipped 2 label files ` +
+            `\\(…_seg\\.nii\\.gz, …_seg\\.nii\\) \\(not scans\\)`,
+        ),
+      );
+      const written = [];
+      for await (const e of Deno.readDir(`${tmp}/out`)) written.push(e.name);
+      assert.deepEqual(written.sort(), ["Brats18_A_1.nii.gz", "Brats18_B_2.nii.gz"]);
+      // The same labels as the library's prediction of the scans read in the model's order; a
+      // permuted channel order predicts otherwise (the order reaches the network).
+      const pool = new BufferPool(rt.device);
+      const predictor = new ModelPredictor(rt, pool, model);
+      try {
+        for (const c of await listPredictionInputs(`${tmp}/in`, BRATS_CHANNELS)) {
+          const scan = await readPredictionInput(c, BRATS_CHANNELS);
+          const out = await readNiftiFile(`${tmp}/out/${c.id}.nii.gz`);
+          assert.deepEqual(out.shape, SHAPE);
+          const p = await predictor.predict(scan, { probabilities: true });
+          assert.deepEqual(out.data, Float32Array.from(p.labels), c.id);
+          const n = scan.image.length / 4;
+          const swapped = new Float32Array(scan.image);
+          swapped.set(scan.image.subarray(0, n), 3 * n);
+          swapped.set(scan.image.subarray(3 * n), 0);
+          const q = await predictor.predict({ ...scan, image: swapped }, { probabilities: true });
+          assert.ok(q.probabilities!.some((v, i) => v !== p.probabilities![i]), c.id);
+        }
+      } finally {
+        predictor.dispose();
+        pool.destroy();
       }
     } finally {
       await Deno.remove(tmp, { recursive: true });
