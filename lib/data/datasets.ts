@@ -8,7 +8,13 @@
  */
 
 import { acdcFold } from "./acdc_fold.ts";
-import type { DatasetKind, DatasetSpecData, FoldRuleName, Labeling } from "./types.ts";
+import type {
+  DatasetKind,
+  DatasetSpecData,
+  FoldRuleName,
+  Labeling,
+  NonScanFileRule,
+} from "./types.ts";
 
 /** Assigns a subject to a fold by a fixed rule. */
 export type FoldAssign = (subject: string, folds: number) => number;
@@ -22,6 +28,11 @@ export interface DatasetSpec extends Readonly<DatasetSpecData> {
   foldRules: Readonly<Partial<Record<FoldRuleName, FoldAssign>>>;
   /** The paper's labelings of this dataset by name (e.g. its partial-label protocol). */
   labelings: Readonly<Record<string, Labeling>>;
+  /**
+   * The files of its layout beside the scans that are not scans (labels, auxiliary volumes), by
+   * name suffix; prediction leaves them out of a folder. Absent: none.
+   */
+  nonScanFiles?: readonly NonScanFileRule[];
 }
 
 /** ACDC: one cine frame; labels 0 background, 1 RV cavity, 2 myocardium, 3 LV cavity. */
@@ -39,6 +50,11 @@ export const ACDC: DatasetSpec = {
   displayChannel: 0,
   foldRules: { acdc: acdcFold },
   labelings: { partial: { kind: "removeClass", group: "ES", classIndex: 2, into: 0 } },
+  nonScanFiles: [
+    { suffix: "_gt", what: "label file" },
+    // The whole cine (all frames, 4-D): the network segments one frame.
+    { suffix: "_4d", what: "cine volume" },
+  ],
 };
 
 /**
@@ -58,6 +74,7 @@ export const BRATS: DatasetSpec = {
   displayChannel: 0,
   foldRules: {},
   labelings: { partial: { kind: "emptyGroup", group: "LGG" } },
+  nonScanFiles: [{ suffix: "_seg", what: "label file" }],
 };
 
 /** The datasets with a fixed spec, by kind (the others are read from their own description). */
@@ -137,6 +154,36 @@ export function datasetSpec(kind: DatasetKind): DatasetSpec {
     );
   }
   return spec;
+}
+
+/**
+ * The files that are not scans when predicting with a model trained on a dataset kind: the
+ * kind's own rules for a dataset with a fixed spec (ACDC, BRATS); for any other kind (nnU-Net,
+ * Decathlon, a kind this build does not know) the rules of every fixed-spec dataset, since such
+ * models are often applied to scans converted from those layouts, and the nnU-Net and
+ * Decathlon layouts keep their labels in folders of their own (`labelsTr/`), never beside the
+ * scans under these names.
+ *
+ * @param kind The dataset kind the model was trained on (a model file's `dataset.kind`).
+ * @returns The rules, without duplicate suffixes.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nonScanFileRules } from "./datasets.ts";
+ * assert.deepEqual(nonScanFileRules("brats").map((r) => r.suffix), ["_seg"]);
+ * assert.deepEqual(nonScanFileRules("nnunet").map((r) => r.suffix), ["_gt", "_4d", "_seg"]);
+ * ```
+ */
+export function nonScanFileRules(kind: string): readonly NonScanFileRule[] {
+  const own = (DATASET_SPECS as Record<string, DatasetSpec | undefined>)[kind];
+  if (own) return own.nonScanFiles ?? [];
+  const out: NonScanFileRule[] = [];
+  for (const spec of Object.values(DATASET_SPECS)) {
+    for (const rule of spec?.nonScanFiles ?? []) {
+      if (!out.some((r) => r.suffix === rule.suffix)) out.push(rule);
+    }
+  }
+  return out;
 }
 
 /**

@@ -26,6 +26,7 @@ export {
   type FoldRuleName,
   type GridMap,
   type LoadedCase,
+  type NonScanFileRule,
   type Vec3,
   type Volume,
 } from "./types.ts";
@@ -40,6 +41,7 @@ export {
   FOLD_RULE_NAMES,
   type FoldAssign,
   foldRule,
+  nonScanFileRules,
   specFromData,
   targetMaps,
 } from "./datasets.ts";

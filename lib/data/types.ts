@@ -18,6 +18,18 @@ export type DatasetKind = "acdc" | "brats" | "nnunet" | "msd";
 export type FoldRuleName = "random" | "acdc" | "splits";
 
 /**
+ * Files of a dataset's on-disk layout that sit beside its scans but are not scans to segment
+ * (its label maps, auxiliary volumes): prediction on a folder in that layout leaves them out
+ * and says so.
+ */
+export interface NonScanFileRule {
+  /** The end of the file name before `.nii(.gz)`, with its separator (`"_seg"`). */
+  suffix: string;
+  /** What such a file is, singular, for reports (`"label file"`). */
+  what: string;
+}
+
+/**
  * What loading, labeling and training need to know of a dataset, as data (it travels to the
  * patch workers with each record of a dataset read from its own description, and is recorded in
  * `pipeline.json` as `dataset.spec`).

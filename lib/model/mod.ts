@@ -36,10 +36,15 @@ export {
   type ProbabilitiesToSourceOptions,
 } from "./probabilities_to_source.ts";
 export {
+  findPredictionInputs,
   listPredictionInputs,
   type PredictionInput,
+  type PredictionInputListing,
+  type PredictionInputOptions,
   readPredictionInput,
   type ScanVolumes,
+  type SkippedInput,
+  skippedSummary,
 } from "./prediction_inputs.ts";
 export { predictionHeader, type ScanPrediction, writePrediction } from "./write_prediction.ts";
 export {

@@ -1,13 +1,18 @@
 /**
- * The scans to predict: a folder or a file in either dataset layout — nnU-Net channel files
- * (`CASE_0000.nii.gz`, `CASE_0001.nii.gz`, …), 4-D NIfTI with the channels on the 4th axis (the
- * Medical Segmentation Decathlon's), or plain 3-D files for one-channel models — listed by case,
- * checked against the model's channels, and read into one `[C, D, H, W]` volume per case.
+ * The scans to predict: a folder or a file in any of the layouts dicelab reads — nnU-Net
+ * channel files (`CASE_0000.nii.gz`, `CASE_0001.nii.gz`, …), channel files named by the model's
+ * channel names (BRATS' `CASE_flair.nii.gz`, `CASE_t1.nii.gz`, …), 4-D NIfTI with the channels
+ * on the 4th axis (the Medical Segmentation Decathlon's), or plain 3-D files for one-channel
+ * models — found in the folder or, when it holds none at its top, in its subfolders (the
+ * native ACDC and BRATS trees), without the files of the layout that are not scans (labels,
+ * auxiliary volumes; reported), checked against the model's channels, and read into one
+ * `[C, D, H, W]` volume per case.
  *
  * @module
  */
 
-import type { Vec3 } from "../data/types.ts";
+import { nonScanFileRules } from "../data/datasets.ts";
+import type { NonScanFileRule, Vec3 } from "../data/types.ts";
 import type { NiftiHeader } from "../nifti/header.ts";
 import { type NiftiImage, readNiftiFile } from "../nifti/read_nifti.ts";
 
@@ -16,14 +21,41 @@ export interface PredictionInput {
   /** Case id: the file name without the channel suffix and `.nii(.gz)`. */
   id: string;
   /**
-   * `"channels"`: one 3-D file per channel (`files[c]` is `CASE_000c`); `"single"`: one file,
-   * 3-D (one channel) or 4-D (channels on the 4th axis).
+   * `"channels"`: one 3-D file per channel (`files[c]` is `CASE_000c` or `CASE_<name of
+   * channel c>`); `"single"`: one file, 3-D (one channel) or 4-D (channels on the 4th axis).
    */
   layout: "channels" | "single";
   /** The files, in channel order. */
   files: string[];
 }
 
+/** A file left out of the inputs because it is not a scan of its layout. */
+export interface SkippedInput {
+  /** The file. */
+  file: string;
+  /** The rule's name suffix (`"_seg"`). */
+  suffix: string;
+  /** What it is, singular (`"label file"`). */
+  what: string;
+}
+
+/** The cases found, and the files left out. */
+export interface PredictionInputListing {
+  /** The cases, sorted by id. */
+  cases: PredictionInput[];
+  /** The files that are not scans (labels, auxiliary volumes), sorted by path. */
+  skipped: SkippedInput[];
+}
+
+/** Options of {@linkcode findPredictionInputs} and {@linkcode listPredictionInputs}. */
+export interface PredictionInputOptions {
+  /**
+   * The dataset kind the model was trained on (`model.dataset.kind`): it decides which files
+   * are not scans (`nonScanFileRules` of lib/data).
+   * @default "" (a kind without rules of its own: every known dataset's rules)
+   */
+  kind?: string;
+}
 /** A scan read for prediction: its channels on its own grid, and its header. */
 export interface ScanVolumes {
   /** Case id. */
@@ -42,27 +74,49 @@ export interface ScanVolumes {
   header: NiftiHeader;
 }
 
-const _CHANNEL = /^(.+)_(\d{4})\.nii(\.gz)?$/;
+const _NUMBERED = /^(.+)_(\d{4})$/;
 const _NIFTI = /\.nii(\.gz)?$/;
 
 /**
- * The cases of a folder or a file. File names ending in `_NNNN.nii(.gz)` are channel files of
- * the case before the suffix (nnU-Net); any other `.nii`/`.nii.gz` file is a case of its own.
- * A file given directly that is a channel file brings its sibling channels along. Channel
- * numbers must be exactly `0000 … C−1` of the model's C channels.
+ * The cases of a folder or a file, and the files left out. In a folder, the `.nii`/`.nii.gz`
+ * files at its top; when there are none, those of all its subfolders, at any depth (case ids
+ * stay the file names: two cases of the same id in different folders are an error). Each file
+ * name (without `.nii(.gz)`) is, in this order:
+ * - `CASE_NNNN`: channel NNNN of `CASE` (nnU-Net); the numbers must be exactly `0000 … C−1`;
+ * - `CASE_<channel>`, `<channel>` one of the model's channel names (case-insensitive; the
+ *   longest that fits): that channel of `CASE` (BRATS' `Brats18_X_flair` … `_t2`);
+ * - ending in a suffix of `nonScanFileRules(kind)` (BRATS' `_seg`, ACDC's `_gt` and `_4d`): not
+ *   a scan, skipped and reported;
+ * - else a case of its own (3-D, or 4-D with the channels on the 4th axis).
+ *
+ * A file given directly that is a channel file brings the other channels of its case along.
  *
  * @param path A folder or a `.nii`/`.nii.gz` file.
  * @param channels The model's channel names, in order.
- * @returns The cases, sorted by id.
+ * @param options The model's dataset kind.
+ * @returns The cases, sorted by id, and the skipped files.
  * @throws {Deno.errors.NotFound} When the path does not exist.
- * @throws {TypeError} When the path holds no NIfTI file, a case is both a plain file and
- *   channel files or has a channel twice, or a case misses a channel or has one too many —
- *   naming the case, the file expected and the model's channels.
+ * @throws {TypeError} When the path holds no scan or is a file that is not one, a case is both
+ *   a plain file and channel files, mixes numbered and named channel files, has a channel
+ *   twice, misses a channel or has one too many, or a case id is in two folders — naming the
+ *   case, the files and the model's channels.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { findPredictionInputs } from "./prediction_inputs.ts";
+ * const dir = await Deno.makeTempDir();
+ * for (const name of ["B1_flair", "B1_t1", "B1_seg"]) await Deno.writeFile(`${dir}/${name}.nii`, new Uint8Array());
+ * const found = await findPredictionInputs(dir, ["flair", "t1"], { kind: "brats" });
+ * assert.deepEqual(found.cases.map((c) => [c.id, c.files.length]), [["B1", 2]]);
+ * assert.deepEqual(found.skipped.map((s) => s.what), ["label file"]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
-export async function listPredictionInputs(
+export async function findPredictionInputs(
   path: string,
   channels: readonly string[],
-): Promise<PredictionInput[]> {
+  options: PredictionInputOptions = {},
+): Promise<PredictionInputListing> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(path);
@@ -72,66 +126,119 @@ export async function listPredictionInputs(
     }
     throw err;
   }
-  const slash = path.lastIndexOf("/");
-  const dir = info.isDirectory ? path.replace(/\/+$/, "") : slash >= 0 ? path.slice(0, slash) : "";
-  const join = (n: string) => (dir ? `${dir}/${n}` : n);
-  let names: string[];
+  const rules = nonScanFileRules(options.kind ?? "");
+  const classify = (name: string) => _classify(name, channels, rules);
+  let files: { dir: string; name: string }[];
   if (info.isDirectory) {
-    names = [];
-    for await (const e of Deno.readDir(path)) {
-      if (e.isFile && !e.name.startsWith(".") && _NIFTI.test(e.name)) names.push(e.name);
-    }
-    if (names.length === 0) {
-      throw new TypeError(`Cannot predict: ${path} holds no .nii or .nii.gz file`);
+    const root = path.replace(/(.)\/+$/, "$1");
+    files = await _niftiFiles(root);
+    if (files.length === 0) {
+      const subs = await _subfolders(root);
+      for (const sub of subs) files.push(...(await _walk(sub)));
+      if (files.length === 0) {
+        throw new TypeError(
+          `Cannot predict: ${path} holds no .nii or .nii.gz file` +
+            (subs.length > 0 ? ", nor do its subfolders" : ""),
+        );
+      }
     }
   } else {
-    const name = path.slice(path.lastIndexOf("/") + 1);
+    const slash = path.lastIndexOf("/");
+    const dir = slash >= 0 ? path.slice(0, slash) : "";
+    const name = path.slice(slash + 1);
     if (!_NIFTI.test(name)) {
       throw new TypeError(`Cannot predict: ${path} is not a .nii or .nii.gz file`);
     }
-    const m = _CHANNEL.exec(name);
-    names = [name];
-    if (m) {
-      for await (const e of Deno.readDir(dir || ".")) {
-        const o = _CHANNEL.exec(e.name);
-        if (e.isFile && o && o[1] === m[1] && e.name !== name) names.push(e.name);
+    const cls = classify(name);
+    if (cls.kind === "skip") {
+      throw new TypeError(
+        `Cannot predict: ${path} is a ${cls.rule.what}, not a scan (file names ending in ` +
+          `${cls.rule.suffix} are not scans for this model)`,
+      );
+    }
+    files = [{ dir, name }];
+    if (cls.kind === "channel") {
+      for (const o of await _niftiFiles(dir)) {
+        const c = classify(o.name);
+        if (o.name !== name && c.kind === "channel" && c.id === cls.id) files.push(o);
       }
     }
   }
-  const plain = new Map<string, string>();
-  const split = new Map<string, Map<number, string>>();
-  for (const name of names.sort()) {
-    const m = _CHANNEL.exec(name);
-    if (!m) {
-      plain.set(name.replace(_NIFTI, ""), join(name));
-      continue;
+
+  const skipped: SkippedInput[] = [];
+  const plain = new Map<string, { id: string; file: string }>();
+  const split = new Map<
+    string,
+    { id: string; dir: string; files: Map<number, string>; named: string[]; numbered: string[] }
+  >();
+  files.sort((a, b) => _cmp(_join(a.dir, a.name), _join(b.dir, b.name)));
+  for (const { dir, name } of files) {
+    const file = _join(dir, name);
+    const cls = classify(name);
+    if (cls.kind === "skip") {
+      skipped.push({ file, suffix: cls.rule.suffix, what: cls.rule.what });
+    } else if (cls.kind === "plain") {
+      plain.set(`${dir}\0${cls.id}`, { id: cls.id, file });
+    } else {
+      const key = `${dir}\0${cls.id}`;
+      const entry = split.get(key) ??
+        { id: cls.id, dir, files: new Map<number, string>(), named: [], numbered: [] };
+      split.set(key, entry);
+      (cls.numbered ? entry.numbered : entry.named).push(file);
+      if (entry.named.length > 0 && entry.numbered.length > 0) {
+        throw new TypeError(
+          `Cannot predict case ${cls.id}: it has numbered channel files (${entry.numbered[0]}) ` +
+            `and channel files named by channel (${entry.named[0]}); keep one layout`,
+        );
+      }
+      const twice = entry.files.get(cls.channel);
+      if (twice !== undefined) {
+        throw new TypeError(
+          `Cannot predict case ${cls.id}: channel ${_channelText(cls.channel, channels)} is ` +
+            `there twice (${twice} and ${file})`,
+        );
+      }
+      entry.files.set(cls.channel, file);
     }
-    const files = split.get(m[1]) ?? new Map<number, string>();
-    const c = Number(m[2]);
-    if (files.has(c)) {
+  }
+
+  // One layout per case, one folder per case id.
+  const where = new Map<string, string>();
+  const claim = (id: string, file: string) => {
+    const other = where.get(id);
+    if (other !== undefined) {
       throw new TypeError(
-        `Cannot predict case ${m[1]}: channel ${m[2]} is there twice (${files.get(c)} and ` +
-          `${join(name)})`,
+        `Cannot predict: case ${id} is in two folders (${other} and ${file}); the outputs go ` +
+          `flat into the output folder as ${id}.nii.gz, so case ids must be unique`,
       );
     }
-    files.set(c, join(name));
-    split.set(m[1], files);
+    where.set(id, file);
+  };
+  for (const [key, entry] of split) {
+    const first = [...entry.files.values()][0];
+    const p = plain.get(key);
+    if (p) {
+      throw new TypeError(
+        `Cannot predict case ${entry.id}: it is both a file (${p.file}) and channel files ` +
+          `(${first}); keep one layout`,
+      );
+    }
+    claim(entry.id, first);
   }
+  for (const p of plain.values()) claim(p.id, p.file);
+
   const out: PredictionInput[] = [];
   const want = `${channels.length} channel(s): ${_channelList(channels)}`;
-  for (const [id, files] of split) {
-    if (plain.has(id)) {
-      throw new TypeError(
-        `Cannot predict case ${id}: it is both a file (${plain.get(id)}) and channel files ` +
-          `(${[...files.values()][0]}); keep one layout`,
-      );
-    }
+  for (const entry of split.values()) {
+    const { id, files } = entry;
+    const first = [...files.values()][0];
     for (let c = 0; c < channels.length; c++) {
       if (!files.has(c)) {
-        const ext = [...files.values()][0].endsWith(".gz") ? ".nii.gz" : ".nii";
+        const ext = first.endsWith(".gz") ? ".nii.gz" : ".nii";
+        const tag = entry.numbered.length > 0 ? _num(c) : channels[c];
         throw new TypeError(
-          `Cannot predict case ${id}: channel ${_num(c)} (${channels[c]}) is missing ` +
-            `(expected ${join(`${id}_${_num(c)}${ext}`)}; the model needs ${want})`,
+          `Cannot predict case ${id}: channel ${_channelText(c, channels)} is missing ` +
+            `(expected ${_join(entry.dir, `${id}_${tag}${ext}`)}; the model needs ${want})`,
         );
       }
     }
@@ -142,14 +249,135 @@ export async function listPredictionInputs(
           `needs ${want}`,
       );
     }
-    out.push({
-      id,
-      layout: "channels",
-      files: channels.map((_, c) => files.get(c)!),
-    });
+    out.push({ id, layout: "channels", files: channels.map((_, c) => files.get(c)!) });
   }
-  for (const [id, file] of plain) out.push({ id, layout: "single", files: [file] });
-  return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const { id, file } of plain.values()) out.push({ id, layout: "single", files: [file] });
+  if (out.length === 0) {
+    throw new TypeError(
+      `Cannot predict: ${path} holds no scan (skipped ${skippedSummary(skipped)})`,
+    );
+  }
+  return { cases: out.sort((a, b) => _cmp(a.id, b.id)), skipped };
+}
+
+/**
+ * The cases of a folder or a file: {@linkcode findPredictionInputs} without the list of the
+ * files left out.
+ *
+ * @param path A folder or a `.nii`/`.nii.gz` file.
+ * @param channels The model's channel names, in order.
+ * @param options The model's dataset kind.
+ * @returns The cases, sorted by id.
+ * @throws {Deno.errors.NotFound} When the path does not exist.
+ * @throws {TypeError} As {@linkcode findPredictionInputs}.
+ */
+export async function listPredictionInputs(
+  path: string,
+  channels: readonly string[],
+  options: PredictionInputOptions = {},
+): Promise<PredictionInput[]> {
+  return (await findPredictionInputs(path, channels, options)).cases;
+}
+
+/**
+ * The skipped files in a few words, by what they are and their name pattern.
+ *
+ * @param skipped The skipped files.
+ * @returns E.g. `20 label files (…_seg.nii.gz), 10 cine volumes (…_4d.nii.gz)`; `""` for none.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { skippedSummary } from "./prediction_inputs.ts";
+ * const s = skippedSummary([
+ *   { file: "a/p1_frame01_gt.nii.gz", suffix: "_gt", what: "label file" },
+ *   { file: "a/p1_4d.nii.gz", suffix: "_4d", what: "cine volume" },
+ *   { file: "a/p2_frame01_gt.nii.gz", suffix: "_gt", what: "label file" },
+ * ]);
+ * assert.equal(s, "2 label files (…_gt.nii.gz), 1 cine volume (…_4d.nii.gz)");
+ * ```
+ */
+export function skippedSummary(skipped: readonly SkippedInput[]): string {
+  const groups = new Map<string, { n: number; patterns: string[] }>();
+  for (const s of skipped) {
+    const g = groups.get(s.what) ?? { n: 0, patterns: [] };
+    groups.set(s.what, g);
+    g.n++;
+    const pattern = `…${s.suffix}${s.file.endsWith(".gz") ? ".nii.gz" : ".nii"}`;
+    if (!g.patterns.includes(pattern)) g.patterns.push(pattern);
+  }
+  return [...groups].map(([what, g]) =>
+    `${g.n} ${what}${g.n === 1 ? "" : "s"} (${g.patterns.join(", ")})`
+  ).join(", ");
+}
+
+type _Class =
+  | { kind: "channel"; id: string; channel: number; numbered: boolean }
+  | { kind: "skip"; rule: NonScanFileRule }
+  | { kind: "plain"; id: string };
+
+function _classify(
+  name: string,
+  channels: readonly string[],
+  rules: readonly NonScanFileRule[],
+): _Class {
+  const stem = name.replace(_NIFTI, "");
+  const m = _NUMBERED.exec(stem);
+  if (m) return { kind: "channel", id: m[1], channel: Number(m[2]), numbered: true };
+  const lower = stem.toLowerCase();
+  let best = -1;
+  channels.forEach((ch, c) => {
+    const tail = `_${ch.toLowerCase()}`;
+    if (
+      ch.length > 0 && lower.length > tail.length && lower.endsWith(tail) &&
+      (best < 0 || ch.length > channels[best].length)
+    ) best = c;
+  });
+  if (best >= 0) {
+    return {
+      kind: "channel",
+      id: stem.slice(0, stem.length - channels[best].length - 1),
+      channel: best,
+      numbered: false,
+    };
+  }
+  for (const rule of rules) {
+    const tail = rule.suffix.toLowerCase();
+    if (lower.length > tail.length && lower.endsWith(tail)) return { kind: "skip", rule };
+  }
+  return { kind: "plain", id: stem };
+}
+
+/** The NIfTI files directly in a folder (not hidden). */
+async function _niftiFiles(dir: string): Promise<{ dir: string; name: string }[]> {
+  const out: { dir: string; name: string }[] = [];
+  for await (const e of Deno.readDir(dir || ".")) {
+    if (e.isFile && !e.name.startsWith(".") && _NIFTI.test(e.name)) out.push({ dir, name: e.name });
+  }
+  return out;
+}
+
+/** The subfolders of a folder (not hidden; links are not followed), sorted. */
+async function _subfolders(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isDirectory && !e.name.startsWith(".")) out.push(_join(dir, e.name));
+  }
+  return out.sort(_cmp);
+}
+
+/** Every NIfTI file in a folder and its subfolders, at any depth. */
+async function _walk(dir: string): Promise<{ dir: string; name: string }[]> {
+  const out = await _niftiFiles(dir);
+  for (const sub of await _subfolders(dir)) out.push(...(await _walk(sub)));
+  return out;
+}
+
+function _join(dir: string, name: string): string {
+  return dir ? (dir.endsWith("/") ? `${dir}${name}` : `${dir}/${name}`) : name;
+}
+
+function _cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
@@ -273,6 +501,10 @@ function _sameAffine(a: number[][], b: number[][]): boolean {
 
 function _num(c: number): string {
   return String(c).padStart(4, "0");
+}
+
+function _channelText(c: number, channels: readonly string[]): string {
+  return c < channels.length ? `${_num(c)} (${channels[c]})` : _num(c);
 }
 
 function _channelList(channels: readonly string[]): string {

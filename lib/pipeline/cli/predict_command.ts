@@ -1,7 +1,9 @@
 /**
  * `deno task predict --model MODEL --input DIR|FILE --out DIR`: segment new scans with a
  * trained model — a job folder, one configuration of a run folder (an ensemble over its folds)
- * or a `.dicelab` file — writing `CASE.nii.gz` (and `CASE_prob.nii.gz`) on each scan's grid.
+ * or a `.dicelab` file — writing `CASE.nii.gz` (and `CASE_prob.nii.gz`) on each scan's grid,
+ * flat into the output folder; the summary names the files left out as not scans (a dataset
+ * layout's labels and auxiliary volumes).
  *
  * @module
  */
@@ -12,9 +14,11 @@ import { requestGpu } from "../../gpu/device.ts";
 import { GpuRuntime } from "../../gpu/runtime.ts";
 import { ModelPredictor } from "../../model/model_predictor.ts";
 import {
-  listPredictionInputs,
+  findPredictionInputs,
   type PredictionInput,
   readPredictionInput,
+  type SkippedInput,
+  skippedSummary,
 } from "../../model/prediction_inputs.ts";
 import { writePrediction } from "../../model/write_prediction.ts";
 import { DataError, RunOptionError } from "../errors.ts";
@@ -56,8 +60,11 @@ export async function predictCommand(v: CliValues, tty: boolean): Promise<number
   }
   const channels = model.dataset.channels;
   let cases: PredictionInput[];
+  let skipped: SkippedInput[];
   try {
-    cases = await listPredictionInputs(v.input, channels);
+    ({ cases, skipped } = await findPredictionInputs(v.input, channels, {
+      kind: model.dataset.kind,
+    }));
     for (const c of cases) await readPredictionInput(c, channels);
   } catch (err) {
     throw new DataError((err as Error).message);
@@ -90,7 +97,8 @@ export async function predictCommand(v: CliValues, tty: boolean): Promise<number
   }
   console.log(
     `Done: ${cases.length} case(s) in ${progress.seconds.toFixed(1)} s; labels` +
-      `${v.probabilities ? " and probabilities" : ""} in ${v.out}`,
+      `${v.probabilities ? " and probabilities" : ""} in ${v.out}` +
+      (skipped.length > 0 ? `; skipped ${skippedSummary(skipped)} (not scans)` : ""),
   );
   return 0;
 }
