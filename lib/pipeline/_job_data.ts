@@ -143,23 +143,21 @@ export function jobLabeling(p: Pipeline, job: Job): Labeling {
  * What a job's loss is bound with beyond its configuration: the per-voxel inputs its batches
  * carry (a voxel mask, a label-set index) and, for the label-set marginal Dice, the label sets.
  *
- * @param p Effective pipeline.
- * @param store All cases (their dataset).
+ * @param p Effective pipeline (with the dataset's spec, for datasets described by their files).
  * @param job The job.
  * @returns `voxelInputs` for the trainer, and `labelSets` when the loss merges them.
  * @throws {RangeError} When the labeling cannot write label sets for the dataset.
  */
 export function jobVoxelInputs(
   p: Pipeline,
-  store: CaseStore,
   job: Job,
 ): { voxelInputs: { mask: boolean; labelSets: boolean }; labelSets?: number[][] } {
   const labeling = jobLabeling(p, job);
-  const record = store.records[0];
-  const voxelInputs = batchMarks(record, labeling);
+  const dataset = { dataset: p.dataset.kind, spec: p.dataset.spec };
+  const voxelInputs = batchMarks(dataset, labeling);
   const merges = DICE_LOSS_KINDS[p.experiments[job.experiment].loss.kind] === "labelSetMarginal";
   return merges && voxelInputs.labelSets
-    ? { voxelInputs, labelSets: labelingSets(labeling, caseSpec(record)) }
+    ? { voxelInputs, labelSets: labelingSets(labeling, caseSpec(dataset)) }
     : { voxelInputs };
 }
 

@@ -65,7 +65,7 @@ export async function runJob(ctx: RunContext, job: Job): Promise<JobResult> {
       const list = eps.epsilon as number[];
       log(`${job.id}: heuristic ε = ${list.map((e) => e.toFixed(1)).join(", ")}`);
     }
-    const voxel = jobVoxelInputs(p, ctx.store, job);
+    const voxel = jobVoxelInputs(p, job);
     const { stream, validation } = await jobData(p, ctx.store, job, cases, K);
     const seed = jobSeed(p, job.fold);
     const trainer = new Trainer({

@@ -25,7 +25,9 @@ import { planStepMemory } from "../nn/step_memory.ts";
 import { convGflopPerStep } from "../nn/step_work.ts";
 import { buildUNetPlan } from "../nn/unet3d.ts";
 import { parameterCount, resolveUNetConfig, unetParams } from "../nn/unet_config.ts";
+import { boundLossOptions } from "../train/trainer.ts";
 import { jobSeed, validationSplit } from "./_job_config.ts";
+import { jobVoxelInputs } from "./_job_data.ts";
 import { describeDataset, resolveDataset } from "./dataset_root.ts";
 import { RunOptionError } from "./errors.ts";
 import { enumerateJobs, type Job } from "./jobs.ts";
@@ -148,11 +150,18 @@ export function planJobs(
   const patch = p.training.patchSize;
   const cache = new Map<string, Omit<JobPlan, "job" | "steps">>();
   return jobs.map((job) => {
-    const { options: loss } = diceLossOptionsOf(p.experiments[job.experiment].loss);
-    const key = JSON.stringify([job.batchSize, loss]);
+    const { options } = diceLossOptionsOf(p.experiments[job.experiment].loss);
+    const { voxelInputs, labelSets } = jobVoxelInputs(p, job);
+    const key = JSON.stringify([job.batchSize, options, voxelInputs, labelSets]);
     let sized = cache.get(key);
     if (!sized) {
-      const common = { batch: job.batchSize, patch, loss: { ...loss, epsilon: 1 }, limits };
+      const loss = boundLossOptions({
+        batchSize: job.batchSize,
+        patch,
+        loss: { ...options, epsilon: 1, ...(labelSets ? { labelSets } : {}) },
+        voxelInputs,
+      });
+      const common = { batch: job.batchSize, patch, loss, limits };
       const train = planStepMemory(cfg, { ...common, mode: "train" });
       const trainStatic = planStepMemory(cfg, { ...common, mode: "train", memory: "static" });
       const validate = p.training.validationFraction > 0;

@@ -348,7 +348,7 @@ export class Trainer {
       }
     }
 
-    const loss = _boundLoss(c);
+    const loss = boundLossOptions(c);
     const train = buildUNetPlan(io.rt, io.pool, this.store, c.model, {
       batch: B,
       patch: c.patch,
@@ -651,10 +651,15 @@ export class Trainer {
 }
 
 /**
- * The loss options the plans are bound with: the config's, plus initial host arrays for the
- * per-voxel inputs (every batch replaces them).
+ * The loss options a trainer's plans are bound with: the config's, plus initial host arrays for
+ * the per-voxel inputs (every batch replaces them). `plan` sizes the same options.
+ *
+ * @param c Batch size, patch, loss and voxel inputs of the trainer's config.
+ * @returns The options `buildUNetPlan` receives.
  */
-function _boundLoss(c: TrainerConfig): Omit<DiceLossOptions, "labeled"> {
+export function boundLossOptions(
+  c: Pick<TrainerConfig, "batchSize" | "patch" | "loss" | "voxelInputs">,
+): Omit<DiceLossOptions, "labeled"> {
   const v = c.voxelInputs;
   if (!v?.mask && !_readsLabelSets(c)) return c.loss;
   const n = c.batchSize * c.patch[0] * c.patch[1] * c.patch[2];
@@ -666,7 +671,7 @@ function _boundLoss(c: TrainerConfig): Omit<DiceLossOptions, "labeled"> {
 }
 
 /** Whether the bound loss reads the label-set index (labelSetMarginal with label sets). */
-function _readsLabelSets(c: TrainerConfig): boolean {
+function _readsLabelSets(c: Pick<TrainerConfig, "loss" | "voxelInputs">): boolean {
   return Boolean(c.voxelInputs?.labelSets) && c.loss.variant === "labelSetMarginal";
 }
 

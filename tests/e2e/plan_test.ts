@@ -111,3 +111,17 @@ Deno.test("bytesFlag() reads bytes with decimal and binary units", () => {
   assert.throws(() => bytesFlag("-1", "--memory-limit"), /Invalid --memory-limit/);
   assert.throws(() => bytesFlag("lots", "--memory-limit"), /Invalid --memory-limit/);
 });
+
+Deno.test("planJobs sizes the voxel mask and label-set index a job's loss is bound with", async () => {
+  const { pipeline } = await loadPipeline(`${ROOT}pipelines/acdc_missing_methods.ts`);
+  const p = effectivePipeline(pipeline, { phantom: true });
+  const limits = { maxStorageBufferBindingSize: 1 << 27, isFallbackAdapter: true };
+  const jobs = enumerateJobs(p, { folds: 1 });
+  const plans = new Map(planJobs(p, jobs, limits).map((x) => [x.job, x]));
+  const peak = (e: string) => plans.get(`f0-partial-${e}-b2`)!.peakBytes;
+  const [B, [d, h, w]] = [2, p.training.patchSize];
+  // The ignore mask (u32 per voxel, alive the whole step) comes on top of I's step.
+  assert.ok(peak("ignore") - peak("I") >= B * d * h * w * 4, `${peak("ignore")} vs ${peak("I")}`);
+  // The label-set marginal reads the index too; label-set leaf needs neither (zero target rows).
+  assert.ok(peak("setMarginal") > peak("setLeaf"), `${peak("setMarginal")} vs ${peak("setLeaf")}`);
+});
