@@ -188,13 +188,44 @@ export function nonScanFileRules(kind: string): readonly NonScanFileRule[] {
 
 /**
  * The number of maps the loss and the network's output have for a dataset: 1 for a binary
- * target, else one per class.
+ * target, one per region for a region-based one, else one per class.
  *
  * @param spec The dataset.
  * @returns K.
  */
 export function targetMaps(spec: DatasetSpecData): number {
+  if (spec.target === "regions") return spec.regions?.length ?? 0;
   return spec.target === "binary" ? 1 : spec.classes.length;
+}
+
+/**
+ * The names of a dataset's loss target maps, in order: the foreground class of a binary
+ * target, the regions, or every class (background first) of a one-hot target.
+ *
+ * @param spec The dataset.
+ * @returns One name per map.
+ * @example
+ * ```ts
+ * import { ACDC, BRATS, targetNames } from "./datasets.ts";
+ * console.log(targetNames(BRATS), targetNames(ACDC).length); // [ "tumour" ] 4
+ * ```
+ */
+export function targetNames(spec: DatasetSpecData): string[] {
+  if (spec.target === "regions") return (spec.regions ?? []).map((r) => r.name);
+  return spec.target === "binary" ? spec.classes.slice(1, 2) : [...spec.classes];
+}
+
+/**
+ * The names a dataset's evaluation reports, in order (a pipeline's `evaluation.classes`): the
+ * foreground classes (label values 1..K−1), or the regions of a region-based dataset.
+ *
+ * @param spec The dataset.
+ * @returns The names.
+ */
+export function evaluatedNames(spec: DatasetSpecData): string[] {
+  return spec.target === "regions"
+    ? (spec.regions ?? []).map((r) => r.name)
+    : spec.classes.slice(1);
 }
 
 /**

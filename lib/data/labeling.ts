@@ -12,7 +12,7 @@ import {
   labelSetValue,
   MAX_LABEL_SETS,
 } from "../core/voxel_labels.ts";
-import { ACDC, BRATS, caseSpec } from "./datasets.ts";
+import { ACDC, BRATS, caseSpec, targetMaps } from "./datasets.ts";
 import type { DatasetSpecData, Labeling, LoadedCase, RemovedLabels } from "./types.ts";
 
 export type { Labeling, RemovedLabels };
@@ -172,10 +172,11 @@ export function labelingSets(
   labeling: Labeling,
   spec: Pick<DatasetSpecData, "classes" | "target" | "title">,
 ): number[][] {
-  if (spec.target === "binary") {
+  if (spec.target !== "oneHot") {
     throw new RangeError(
-      `Cannot use label sets with ${spec.title}: its loss target is one binary map, which ` +
-        `cannot name the background (use removedLabels "ignore" or "relabel")`,
+      `Cannot use label sets with ${spec.title}: its loss target is ${
+        spec.target === "binary" ? "one binary map" : "one map per region"
+      }, which cannot name the background (use removedLabels "ignore" or "relabel")`,
     );
   }
   const K = spec.classes.length;
@@ -252,8 +253,9 @@ function _relabel(loaded: LoadedCase, labeling: Labeling): LoadedCase {
  */
 export function annotatedMaps(loaded: LoadedCase, labeling: Labeling): boolean[] {
   const spec = caseSpec(loaded);
-  const n = spec.target === "binary" ? 1 : spec.classes.length;
+  const n = targetMaps(spec);
   const flags = new Array(n).fill(true);
+  if (spec.target === "regions") return _annotatedRegions(loaded, labeling, flags);
   if (labeling.kind === "annotatedClasses") {
     const missing = _unannotated(loaded, labeling);
     if (spec.target === "binary") return [!missing.includes(1)];
@@ -267,6 +269,22 @@ export function annotatedMaps(loaded: LoadedCase, labeling: Labeling): boolean[]
   if (spec.target === "binary") return [labeling.classIndex !== 1];
   flags[labeling.classIndex] = false;
   return flags;
+}
+
+/**
+ * A region-based case's annotated maps: all under `full` and in groups a labeling leaves alone,
+ * none in an `emptyGroup` case (no background map); other labelings name classes, which have
+ * no meaning for regions.
+ */
+function _annotatedRegions(loaded: LoadedCase, labeling: Labeling, flags: boolean[]): boolean[] {
+  if (labeling.kind === "full") return flags;
+  if (labeling.kind === "emptyGroup") {
+    return loaded.group === labeling.group ? flags.map(() => false) : flags;
+  }
+  throw new RangeError(
+    `Cannot apply labeling ${labelingName(labeling)} to case ${loaded.id}: its dataset is ` +
+      `region-based, and a ${labeling.kind} labeling names classes, not regions`,
+  );
 }
 
 /** The class indices a case does not annotate under an `annotatedClasses` labeling. */
@@ -293,16 +311,55 @@ function _unannotated(
 
 /** Options of {@linkcode makeTarget}. */
 export interface TargetOptions {
-  /** `"binary"`: one map, label > 0; `"oneHot"`: one map per class. */
-  encoding: "binary" | "oneHot";
+  /**
+   * `"binary"`: one map, label > 0; `"oneHot"`: one map per class; `"regions"`: one map per
+   * region, 1 where the label is one of the region's values (maps overlap).
+   */
+  encoding: "binary" | "oneHot" | "regions";
   /** Number of classes K for one-hot. */
   classes?: number;
+  /** The label values of each region, for `"regions"`. */
+  regions?: readonly (readonly number[])[];
+}
+
+/**
+ * The target encoding of a dataset's loss: binary, one-hot over its classes, or its regions.
+ *
+ * @param spec The dataset.
+ * @returns The options {@linkcode makeTarget} takes.
+ * @example
+ * ```ts
+ * import { targetOptions } from "./labeling.ts";
+ * import { ACDC } from "./datasets.ts";
+ * console.log(targetOptions(ACDC)); // { encoding: "oneHot", classes: 4 }
+ * ```
+ */
+export function targetOptions(spec: DatasetSpecData): TargetOptions {
+  if (spec.target === "regions") {
+    return { encoding: "regions", regions: (spec.regions ?? []).map((r) => [...r.values]) };
+  }
+  return spec.target === "binary"
+    ? { encoding: "binary" }
+    : { encoding: "oneHot", classes: spec.classes.length };
+}
+
+/**
+ * The number of target maps an encoding gives.
+ *
+ * @param options The encoding.
+ * @returns 1 (binary), the classes (one-hot) or the regions.
+ */
+export function targetChannels(options: TargetOptions): number {
+  if (options.encoding === "binary") return 1;
+  return options.encoding === "regions" ? options.regions?.length ?? 0 : options.classes ?? 0;
 }
 
 /**
  * The loss target of a label map: BRATS whole tumour as one binary map (C = 1, label > 0),
- * ACDC one-hot over K maps (background, RV, MYO, LV). An ignored or set-labelled voxel
- * (lib/core/voxel_labels.ts) has no leaf label: 0 in every map.
+ * ACDC one-hot over K maps (background, RV, MYO, LV), or one map per region (nnU-Net's
+ * region-based training: map r is 1 where the label ∈ region r's values; nested regions
+ * overlap). An ignored or set-labelled voxel (lib/core/voxel_labels.ts) has no leaf label: 0
+ * in every map.
  *
  * @param label Class indices `[N]` (any spatial shape, flattened).
  * @param options Encoding and class count.
@@ -320,6 +377,18 @@ export function makeTarget(label: Uint8Array, options: TargetOptions): Float32Ar
   if (options.encoding === "binary") {
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = label[i] > 0 && label[i] < FIRST_SPECIAL_LABEL ? 1 : 0;
+    return out;
+  }
+  if (options.encoding === "regions") {
+    const regions = options.regions ?? [];
+    const out = new Float32Array(regions.length * n);
+    regions.forEach((values, r) => {
+      // Special marks (≥ FIRST_SPECIAL_LABEL) are never region values: no leaf label.
+      const inside = new Uint8Array(256);
+      for (const v of values) if (v >= 0 && v < FIRST_SPECIAL_LABEL) inside[v] = 1;
+      const map = out.subarray(r * n, (r + 1) * n);
+      for (let i = 0; i < n; i++) map[i] = inside[label[i]];
+    });
     return out;
   }
   const k = options.classes ?? 0;

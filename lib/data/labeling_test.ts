@@ -9,9 +9,17 @@ import {
   LABELINGS,
   labelingSets,
   makeTarget,
+  targetChannels,
+  targetOptions,
   withRemovedLabels,
 } from "./labeling.ts";
-import { labelSetNumber } from "../core/voxel_labels.ts";
+import {
+  FIRST_SPECIAL_LABEL,
+  IGNORE_LABEL,
+  labelSetNumber,
+  labelSetValue,
+} from "../core/voxel_labels.ts";
+import { Rng } from "../core/rng.ts";
 import { ACDC, BRATS } from "./datasets.ts";
 import type { LoadedCase } from "./types.ts";
 
@@ -147,4 +155,38 @@ Deno.test("removedLabels: label sets and ignored voxels where the removed class 
   const a = { ...acdcCase("ED"), id: "b" };
   assert.deepEqual(hiddenClasses(a, merged), [0, 2]);
   assert.deepEqual(Array.from(applyLabeling(a, merged).label), [253, 1, 253, 3, 253, 253]);
+});
+
+Deno.test("makeTarget() encodes regions as overlapping maps; ignored and set-labelled voxels are in none", () => {
+  const rng = new Rng(21, 0);
+  const marks = [IGNORE_LABEL, labelSetValue(1)];
+  const label = Uint8Array.from(
+    { length: 500 },
+    () => (rng.float() < 0.1 ? marks[rng.int(2)] : rng.int(5)),
+  );
+  const regions = [[1, 2, 3], [2, 3], [3], [4, 1]];
+  const t = makeTarget(label, { encoding: "regions", regions });
+  assert.equal(t.length, regions.length * label.length);
+  const n = label.length;
+  let overlap = 0;
+  for (let i = 0; i < n; i++) {
+    const row: number[] = regions.map((_, r) => t[r * n + i]);
+    if (row.reduce((a, b) => a + b, 0) > 1) overlap++;
+    assert.deepEqual(row, regions.map((vs) => (vs.includes(label[i]) ? 1 : 0)), `voxel ${i}`);
+    if (label[i] >= FIRST_SPECIAL_LABEL) assert.deepEqual(row, [0, 0, 0, 0]);
+  }
+  assert.ok(overlap > 50, "nested regions overlap");
+  assert.deepEqual(
+    targetOptions({ ...ACDC, target: "regions", regions: [{ name: "a", values: [1, 3] }] }),
+    { encoding: "regions", regions: [[1, 3]] },
+  );
+  assert.equal(targetChannels({ encoding: "regions", regions }), 4);
+});
+
+Deno.test("labelingSets() refuses a region target: no map names the background", () => {
+  const spec = { ...ACDC, target: "regions" as const };
+  assert.throws(
+    () => labelingSets(LABELINGS.acdcPartial, spec),
+    /Cannot use label sets with ACDC: its loss target is one map per region/,
+  );
 });

@@ -22,6 +22,7 @@
 export {
   type CaseRecord,
   type DatasetKind,
+  type DatasetRegion,
   type DatasetSpecData,
   type FoldRuleName,
   type GridMap,
@@ -38,12 +39,14 @@ export {
   DATASET_SPECS,
   type DatasetSpec,
   datasetSpec,
+  evaluatedNames,
   FOLD_RULE_NAMES,
   type FoldAssign,
   foldRule,
   nonScanFileRules,
   specFromData,
   targetMaps,
+  targetNames,
 } from "./datasets.ts";
 export {
   type DatasetDescriptor,
@@ -95,7 +98,9 @@ export {
   makeTarget,
   REMOVED_LABELS,
   type RemovedLabels,
+  targetChannels,
   type TargetOptions,
+  targetOptions,
   withRemovedLabels,
 } from "./labeling.ts";
 export { type Patch, type PatchSource, samplePatch, type SamplePatchOptions } from "./patch.ts";

@@ -10,8 +10,11 @@
  * ```
  *
  * Groups (and subjects, and further fields such as a site or a pathology) come from the optional
- * `cases.csv` / `cases.json`, so the paper's partial-label protocols apply to any dataset. Every
- * error names the file and the field.
+ * `cases.csv` / `cases.json`, so the paper's partial-label protocols apply to any dataset. An
+ * nnU-Net dataset whose `labels` give a label as a list of values is region-based (nnU-Net v2's
+ * region-based training): its spec lists the regions and `regions_class_order`, its stored
+ * values load as they are and its loss target is one sigmoid map per region. Every error names
+ * the file and the field.
  *
  * @module
  */
@@ -24,8 +27,8 @@ import {
   readJsonFile,
   readSplits,
 } from "./dataset_json.ts";
-import type { CaseRecord, DatasetKind, DatasetSpecData } from "./types.ts";
-import { IGNORE_LABEL } from "../core/voxel_labels.ts";
+import type { CaseRecord, DatasetKind, DatasetRegion, DatasetSpecData } from "./types.ts";
+import { FIRST_SPECIAL_LABEL, IGNORE_LABEL } from "../core/voxel_labels.ts";
 
 /** A dataset read from its own description. */
 export interface DescribedDataset {
@@ -48,10 +51,14 @@ async function _names(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** A dataset.json `labels` table: class names by value, and nnU-Net's ignore label's value. */
+/**
+ * A dataset.json `labels` table: class names by value, nnU-Net's ignore label's value, and the
+ * regions when the table gives any label as a list of several values (region-based training).
+ */
 interface _Labels {
   table: Map<number, string>;
   ignore?: number;
+  regions?: DatasetRegion[];
 }
 
 function _labelTable(
@@ -63,20 +70,20 @@ function _labelTable(
   if (!labels || typeof labels !== "object" || Array.isArray(labels)) {
     throw new TypeError(`Invalid ${where}: expected an object`);
   }
+  const entries = Object.entries(labels as Record<string, unknown>);
+  // nnU-Net v2's rule (LabelManager): a dataset is region-based when a label is a list of more
+  // than one value; a list of one value is that value.
+  if (byName && entries.some(([, v]) => Array.isArray(v) && v.length > 1)) {
+    return _regionTable(entries, where);
+  }
   const out = new Map<number, string>();
   let ignore: number | undefined;
-  for (const [k, v] of Object.entries(labels as Record<string, unknown>)) {
+  for (const [k, v0] of entries) {
     if (byName) {
-      if (Array.isArray(v)) {
-        throw new TypeError(
-          `Invalid ${where}: "${k}" is a region label (${JSON.stringify(v)}); region-based ` +
-            `training is not supported yet (it needs overlapping sigmoid maps) — give each label ` +
-            `one value`,
-        );
-      }
+      const v = Array.isArray(v0) && v0.length === 1 ? v0[0] : v0;
       if (!Number.isInteger(v) || (v as number) < 0) {
         throw new TypeError(
-          `Invalid ${where}: "${k}" must be a label value ≥ 0, got ${JSON.stringify(v)}`,
+          `Invalid ${where}: "${k}" must be a label value ≥ 0, got ${JSON.stringify(v0)}`,
         );
       }
       if (out.has(v as number) || ignore === v) {
@@ -86,10 +93,10 @@ function _labelTable(
       else out.set(v as number, k);
     } else {
       const value = Number(k);
-      if (!Number.isInteger(value) || value < 0 || typeof v !== "string") {
+      if (!Number.isInteger(value) || value < 0 || typeof v0 !== "string") {
         throw new TypeError(`Invalid ${where}: expected { "0": "background", "1": name, … }`);
       }
-      out.set(value, v);
+      out.set(value, v0);
     }
   }
   if (ignore !== undefined) {
@@ -102,11 +109,115 @@ function _labelTable(
         }" has ${top})`,
       );
     }
-    if (ignore > 255) {
-      throw new TypeError(`Invalid ${where}: the "ignore" label (${ignore}) must be ≤ 255`);
-    }
+    _checkIgnoreRange(ignore, where);
   }
   return { table: out, ...(ignore !== undefined ? { ignore } : {}) };
+}
+
+function _checkIgnoreRange(ignore: number, where: string): void {
+  if (ignore > 255) {
+    throw new TypeError(`Invalid ${where}: the "ignore" label (${ignore}) must be ≤ 255`);
+  }
+}
+
+/**
+ * The labels of a region-based dataset: background 0 (a single value), every other label a
+ * region (a value or a list of values ≥ 1), an optional `"ignore"` value above all of them. The
+ * stored label values are 0..the largest region value, loaded as they are.
+ */
+function _regionTable(entries: [string, unknown][], where: string): _Labels {
+  const bg = entries.find(([k]) => k === "background");
+  if (!bg || bg[1] !== 0) {
+    throw new TypeError(
+      `Invalid ${where}: a region-based table needs "background": 0 (a single value, not a ` +
+        `region), got ${bg ? JSON.stringify(bg[1]) : "none"}`,
+    );
+  }
+  const regions: DatasetRegion[] = [];
+  let ignore: number | undefined;
+  for (const [k, v] of entries) {
+    if (k === "background") continue;
+    if (k === "ignore") {
+      if (!Number.isInteger(v) || (v as number) < 1) {
+        throw new TypeError(
+          `Invalid ${where}: the "ignore" label must be one value ≥ 1 (not a region), got ${
+            JSON.stringify(v)
+          }`,
+        );
+      }
+      ignore = v as number;
+      continue;
+    }
+    const values = Array.isArray(v) ? v : [v];
+    const bad = values.find((x) =>
+      !Number.isInteger(x) || (x as number) < 1 || (x as number) >= FIRST_SPECIAL_LABEL
+    );
+    if (values.length === 0 || bad !== undefined) {
+      throw new TypeError(
+        `Invalid ${where}: region "${k}" must be a label value or a non-empty list of label ` +
+          `values in 1..${FIRST_SPECIAL_LABEL - 1}, got ${JSON.stringify(v)}`,
+      );
+    }
+    const sorted = [...new Set(values as number[])].sort((a, b) => a - b);
+    if (sorted.length !== values.length) {
+      throw new TypeError(
+        `Invalid ${where}: region "${k}" lists a value twice (${JSON.stringify(v)})`,
+      );
+    }
+    const same = regions.find((r) => r.values.join() === sorted.join());
+    if (same) {
+      throw new TypeError(
+        `Invalid ${where}: regions "${same.name}" and "${k}" have the same values (${sorted})`,
+      );
+    }
+    regions.push({ name: k, values: sorted });
+  }
+  if (regions.length === 0) throw new TypeError(`Invalid ${where}: no foreground region`);
+  const top = Math.max(...regions.flatMap((r) => r.values));
+  if (ignore !== undefined) {
+    if (ignore <= top) {
+      throw new TypeError(
+        `Invalid ${where}: the "ignore" label (${ignore}) must have the highest value (the ` +
+          `regions use values up to ${top})`,
+      );
+    }
+    _checkIgnoreRange(ignore, where);
+  }
+  const table = new Map<number, string>([[0, "background"]]);
+  for (let v = 1; v <= top; v++) table.set(v, `label ${v}`);
+  return { table, regions, ...(ignore !== undefined ? { ignore } : {}) };
+}
+
+/**
+ * Check dataset.json's `regions_class_order` against the regions: one label value per region,
+ * each a stored label value 1..the largest region value.
+ */
+function _regionsClassOrder(value: unknown, regions: DatasetRegion[], file: string): number[] {
+  const where = `${file}: regions_class_order`;
+  const names = regions.map((r) => `"${r.name}"`).join(", ");
+  if (value === undefined) {
+    throw new TypeError(
+      `Invalid ${where}: missing — region-based labels (${names}) need the label value each ` +
+        `region writes into a predicted label map, one per region in order`,
+    );
+  }
+  if (!Array.isArray(value) || value.length !== regions.length) {
+    throw new TypeError(
+      `Invalid ${where}: expected a list of ${regions.length} label value(s), one per region ` +
+        `(${names}), got ${JSON.stringify(value)}`,
+    );
+  }
+  const top = Math.max(...regions.flatMap((r) => r.values));
+  value.forEach((v, i) => {
+    if (!Number.isInteger(v) || v < 1 || v > top) {
+      throw new TypeError(
+        `Invalid ${where}: entry ${i} (region "${regions[i].name}") is ${
+          JSON.stringify(v)
+        }, not a label value of the regions (1..${top})`,
+      );
+    }
+  });
+  return value as number[];
 }
 
 function _spec(
@@ -117,6 +228,7 @@ function _spec(
   table: CaseTable,
   splits?: Record<string, number>,
   ignore?: number,
+  regions?: { regions: DatasetRegion[]; classOrder: number[] },
 ): DatasetSpecData {
   const groups = [...new Set([...table.rows.values()].map((r) => r.group))].sort();
   const first = [...table.rows.values()][0];
@@ -132,7 +244,8 @@ function _spec(
       ...(ignore === undefined ? [] : [[String(ignore), IGNORE_LABEL]]),
     ]),
     ...(ignore === undefined ? {} : { ignoreLabel: ignore }),
-    target: classes.length === 2 ? "binary" : "oneHot",
+    target: regions ? "regions" : classes.length === 2 ? "binary" : "oneHot",
+    ...(regions ? { regions: regions.regions, regionsClassOrder: regions.classOrder } : {}),
     intensityMask: "all",
     groups: groups.length > 0 ? groups : ["all"],
     ...(extra && table.source ? { subgroup: { key: extra, source: table.source } } : {}),
@@ -180,9 +293,10 @@ function _checkTable(table: CaseTable, ids: ReadonlySet<string>): void {
  * @param root The `DatasetXXX_Name` folder.
  * @returns Its spec and training records.
  * @throws {Deno.errors.NotFound} Naming a missing dataset.json, folder or file.
- * @throws {TypeError} Naming the file and field: channel_names, labels (region labels are
- *   refused with the reason; an `"ignore"` label must have the highest value), numTraining,
- *   file_ending, channel files, splits, cases table.
+ * @throws {TypeError} Naming the file and field: channel_names, labels (an `"ignore"` label
+ *   must have the highest value; region labels need background 0 and values ≥ 1),
+ *   regions_class_order (required with regions: one value of the regions per region),
+ *   numTraining, file_ending, channel files, splits, cases table.
  */
 export async function readNnunetDataset(root: string): Promise<DescribedDataset> {
   const file = `${root}/dataset.json`;
@@ -253,7 +367,20 @@ export async function readNnunetDataset(root: string): Promise<DescribedDataset>
   const subjectOf = new Map(ids.map((id) => [id, table.rows.get(id)?.subject ?? id]));
   const splits = await readSplits(`${root}/splits_final.json`, subjectOf);
   const title = typeof json.name === "string" && json.name ? json.name : root.split("/").pop()!;
-  const spec = _spec("nnunet", title, channels, classes, table, splits, labelTable.ignore);
+  const regions = labelTable.regions && {
+    regions: labelTable.regions,
+    classOrder: _regionsClassOrder(json.regions_class_order, labelTable.regions, file),
+  };
+  const spec = _spec(
+    "nnunet",
+    title,
+    channels,
+    classes,
+    table,
+    splits,
+    labelTable.ignore,
+    regions,
+  );
   const records = ids.map((id) =>
     _record(
       spec,

@@ -52,8 +52,21 @@ export interface DatasetSpecData {
    * voxels load as `IGNORE_LABEL` (lib/core/voxel_labels.ts) and leave the loss and the metrics.
    */
   ignoreLabel?: number;
-  /** How the loss target is encoded: one binary map, or one-hot over all classes. */
-  target: "binary" | "oneHot";
+  /**
+   * How the loss target is encoded: one binary map, one-hot over all classes, or one
+   * (overlapping) map per region of `regions` (nnU-Net's region-based training).
+   */
+  target: "binary" | "oneHot" | "regions";
+  /**
+   * The regions of a region-based dataset (nnU-Net v2 `labels` given as lists of values), in
+   * dataset.json order: each is trained as one sigmoid map, 1 where the label ∈ `values`.
+   */
+  regions?: DatasetRegion[];
+  /**
+   * With `regions`: the label value each region writes when region predictions become a label
+   * map (nnU-Net's `regions_class_order`; later regions overwrite earlier ones).
+   */
+  regionsClassOrder?: number[];
   /** Which voxels define intensity statistics: non-zero (skull-stripped brains) or all. */
   intensityMask: "nonzero" | "all";
   /** The groups of its cases, in order (the first two are weighed by `edEsRatio`). */
@@ -64,6 +77,14 @@ export interface DatasetSpecData {
   displayChannel: number;
   /** The folds the dataset ships: subject → test fold (nnU-Net `splits_final.json`). */
   splits?: Record<string, number>;
+}
+
+/** One region of a region-based dataset: a name and the stored label values it unites. */
+export interface DatasetRegion {
+  /** Its name (the dataset.json `labels` key, e.g. `"whole tumor"`). */
+  name: string;
+  /** The label values it contains, ascending (`[1, 2, 3]`). */
+  values: number[];
 }
 
 /**

@@ -46,9 +46,9 @@ export function resolveEmptyDice(emptyDice: EmptyDice): number {
   return emptyDice;
 }
 
-/** Metrics of one class in one case. */
+/** Metrics of one class (or region) in one case. */
 export interface ClassMetrics {
-  /** Label value. */
+  /** Label value (for regions: the region's number 1..R). */
   classIndex: number;
   /** Class name. */
   className: string;
@@ -80,6 +80,11 @@ export interface CaseMetricsOptions {
    * label value to name (`{ 2: "MYO" }`).
    */
   classes: readonly string[] | Readonly<Record<number, string>>;
+  /**
+   * Regions instead of classes (a region-based dataset): the label values of each region, one
+   * per name of `classes` (then an array); region r's mask is `label ∈ regions[r]`, in both maps.
+   */
+  regions?: readonly (readonly number[])[];
   /**
    * DSC reported when prediction and truth are both empty: a number, or `"nan"` (undefined;
    * left out of every aggregate).
@@ -158,8 +163,9 @@ export function diceScore(
  *   label (`IGNORE_LABEL`, lib/core/voxel_labels.ts) are left out of every count, as in
  *   nnU-Net's evaluation.
  * @param options Spacing, classes and the empty-vs-empty DSC.
- * @returns One entry per class, in the order of `options.classes`.
- * @throws {TypeError} When the maps differ in length.
+ * @returns One entry per class, in the order of `options.classes`; with `options.regions`, one
+ *   per region (DSC and volumes of the region masks, as nnU-Net evaluates regions).
+ * @throws {TypeError} When the maps differ in length, or regions and names differ in number.
  * @throws {RangeError} When the spacing, a label value (outside [0, 255]) or `emptyDice` is
  *   invalid.
  * @example
@@ -185,6 +191,7 @@ export function caseMetrics(
   }
   const voxelMl = voxelVolumeMl(options.spacing);
   const emptyDice = resolveEmptyDice(options.emptyDice ?? 1);
+  if (options.regions) return _regionMetrics(prediction, truth, options, voxelMl, emptyDice);
   const classes: [number, string][] = Array.isArray(options.classes)
     ? (options.classes as string[]).map((name, i) => [i + 1, name])
     : Object.entries(options.classes).map(([k, name]) => [Number(k), name as string]);
@@ -210,6 +217,54 @@ export function caseMetrics(
     return {
       classIndex: k,
       className,
+      dsc: p + t === 0 ? emptyDice : (2 * both) / (p + t),
+      predVoxels: p,
+      trueVoxels: t,
+      intersectionVoxels: both,
+      predVolumeMl: p * voxelMl,
+      trueVolumeMl: t * voxelMl,
+      deltaVolumeMl: (p - t) * voxelMl,
+    };
+  });
+}
+
+function _regionMetrics(
+  prediction: ArrayLike<number>,
+  truth: ArrayLike<number>,
+  options: CaseMetricsOptions,
+  voxelMl: number,
+  emptyDice: number,
+): ClassMetrics[] {
+  const regions = options.regions!;
+  const names = options.classes;
+  if (!Array.isArray(names) || names.length !== regions.length) {
+    throw new TypeError(
+      `Cannot compute case metrics: ${regions.length} region(s) need as many names in classes`,
+    );
+  }
+  // Pair counts (prediction value, truth value), then each region sums the pairs it contains.
+  const pairs = new Float64Array(256 * 256);
+  for (let i = 0; i < truth.length; i++) {
+    const t = truth[i] & 255;
+    if (t === IGNORE_LABEL) continue; // no truth there (nnU-Net's ignore label)
+    pairs[(prediction[i] & 255) * 256 + t]++;
+  }
+  return regions.map((values, r) => {
+    const inside = new Uint8Array(256);
+    for (const v of values) inside[v & 255] = 1;
+    let p = 0, t = 0, both = 0;
+    for (let a = 0; a < 256; a++) {
+      for (let b = 0; b < 256; b++) {
+        const n = pairs[a * 256 + b];
+        if (n === 0) continue;
+        if (inside[a]) p += n;
+        if (inside[b]) t += n;
+        if (inside[a] && inside[b]) both += n;
+      }
+    }
+    return {
+      classIndex: r + 1,
+      className: (names as readonly string[])[r],
       dsc: p + t === 0 ? emptyDice : (2 * both) / (p + t),
       predVoxels: p,
       trueVoxels: t,

@@ -8,6 +8,7 @@ import {
   voxelVolumeMl,
 } from "./metrics.ts";
 import { caseResults } from "./case_result.ts";
+import { Rng } from "../core/rng.ts";
 
 Deno.test("diceScore() matches hand-computed overlaps, including empty masks", () => {
   // |P| = 3, |T| = 2, |P∩T| = 1 → 2/5
@@ -129,4 +130,33 @@ Deno.test('emptyDice "nan": diceScore and caseMetrics give NaN for empty vs empt
   assert.deepEqual(rows.map((r) => r.dsc), [2 / 3, null]);
   // The serialized form: null, which JSON can hold (NaN would also print as null, silently).
   assert.equal(JSON.parse(JSON.stringify(rows))[1].dsc, null);
+});
+
+Deno.test("caseMetrics() with regions: DSC and volumes of the region masks (label ∈ values), ignored voxels left out", () => {
+  const rng = new Rng(9, 2);
+  const n = 2000;
+  const truth = Uint8Array.from({ length: n }, () => (rng.float() < 0.05 ? 255 : rng.int(4)));
+  const pred = Uint8Array.from(truth, (t) => (rng.float() < 0.3 ? rng.int(4) : t === 255 ? 0 : t));
+  const regions = [[1, 2, 3], [2, 3], [3]];
+  const m = caseMetrics(pred, truth, {
+    spacing: [2, 1, 1.5],
+    classes: ["whole", "core", "enhancing"],
+    regions,
+  });
+  regions.forEach((values, r) => {
+    const keep = Array.from(truth, (t) => t !== 255);
+    const P = Array.from(pred, (v, i): number => (keep[i] && values.includes(v) ? 1 : 0));
+    const T = Array.from(truth, (v, i): number => (keep[i] && values.includes(v) ? 1 : 0));
+    const p = P.reduce((a, b) => a + b, 0), t = T.reduce((a, b) => a + b, 0);
+    assert.equal(m[r].className, ["whole", "core", "enhancing"][r]);
+    assert.equal(m[r].classIndex, r + 1);
+    assert.equal(m[r].dsc, diceScore(P, T));
+    assert.deepEqual([m[r].predVoxels, m[r].trueVoxels], [p, t]);
+    assert.ok(Math.abs(m[r].deltaVolumeMl - (p - t) * 0.003) < 1e-9);
+  });
+  assert.ok(m[0].trueVoxels > m[1].trueVoxels && m[1].trueVoxels > m[2].trueVoxels);
+  assert.throws(
+    () => caseMetrics(pred, truth, { spacing: [1, 1, 1], classes: ["a"], regions }),
+    /3 region\(s\) need as many names/,
+  );
 });

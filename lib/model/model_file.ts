@@ -251,6 +251,22 @@ function _checkHeader(h: _Header): string | undefined {
   if (!Array.isArray(ds.classes) || ds.classes.length < 2) {
     return `dataset.classes ${JSON.stringify(ds.classes)} names fewer than two classes`;
   }
+  if (ds.target === "regions") {
+    const K = h.network.outChannels;
+    if (!Array.isArray(ds.regions) || ds.regions.length !== K) {
+      return `dataset.regions ${JSON.stringify(ds.regions)} does not give one region per ` +
+        `output map (${K})`;
+    }
+    const order = ds.regionsClassOrder;
+    if (
+      !Array.isArray(order) || order.length !== K ||
+      !order.every((v) => Number.isInteger(v) && v >= 1 && v < ds.classes.length)
+    ) {
+      return `dataset.regionsClassOrder ${JSON.stringify(order)} does not give one label value ` +
+        `1..${ds.classes.length - 1} per region`;
+    }
+    if (h.network.head !== "sigmoid") return `a region-based model needs a sigmoid head`;
+  }
   if (!Array.isArray(h.members) || h.members.length === 0) return "the model has no member";
   const noTable = h.members.findIndex((m) => !Array.isArray(m.tensors));
   if (noTable >= 0) return `member ${noTable} has no tensor table`;

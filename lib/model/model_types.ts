@@ -52,10 +52,17 @@ export interface ModelDataset {
   channels: string[];
   /** Names of the label values 0..K−1 of the label map (0 = background). */
   classes: string[];
-  /** The loss target: one binary map, or one map per class. */
-  target: "binary" | "oneHot";
+  /** The loss target: one binary map, one map per class, or one (sigmoid) map per region. */
+  target: "binary" | "oneHot" | "regions";
   /** Names of the network's output maps, in order (the probability file's 4th axis). */
   outputs: string[];
+  /** With `target: "regions"`: each output map's region, in output order. */
+  regions?: { name: string; values: number[] }[];
+  /**
+   * With `target: "regions"`: the label value each region writes into the label map (after
+   * thresholding; later regions overwrite earlier ones — nnU-Net's `regions_class_order`).
+   */
+  regionsClassOrder?: number[];
 }
 
 /** One trained network of the model (one fold of a run). */

@@ -6,13 +6,14 @@
  * @module
  */
 
+import { type TargetOptions, targetOptions } from "../data/labeling.ts";
 import type { CaseRecord } from "../data/types.ts";
 import { type FoldSplit, foldSubjects } from "../eval/folds.ts";
 import { pipelineDataset } from "./resolve.ts";
 import type { Pipeline } from "./pipeline_types.ts";
 
-/** The loss target of K maps: one binary map, or one-hot over K classes. */
-export type LossTarget = { encoding: "binary" } | { encoding: "oneHot"; classes: number };
+/** The loss target: one binary map, one-hot over the classes, or one map per region. */
+export type LossTarget = TargetOptions;
 
 /**
  * The seed of a job's data, sampling and initialisation: `seed · 1000 + fold`.
@@ -26,13 +27,14 @@ export function jobSeed(p: Pipeline, fold: number): number {
 }
 
 /**
- * The target encoding for K output maps.
+ * The target encoding of a pipeline's dataset (its maps are the network's output maps; the
+ * preflight checks that `model.outChannels` agrees).
  *
- * @param K Output maps.
- * @returns Binary for K = 1, else one-hot over K classes.
+ * @param p Effective pipeline (with the dataset's spec, for datasets described by their files).
+ * @returns Binary, one-hot over the classes, or the regions.
  */
-export function lossTarget(K: number): LossTarget {
-  return K === 1 ? { encoding: "binary" } : { encoding: "oneHot", classes: K };
+export function lossTarget(p: Pipeline): LossTarget {
+  return targetOptions(pipelineDataset(p));
 }
 
 /**

@@ -114,7 +114,7 @@ export async function trainingEpsilon(
     seed: jobSeed(p, job.fold) + 77,
     patchSize: p.training.patchSize,
     batchSize: 1,
-    target: lossTarget(K),
+    target: lossTarget(p),
     labeling: jobLabeling(p, job),
     foregroundProbability: p.training.foregroundProbability,
   });
@@ -178,7 +178,6 @@ export interface JobData {
  * @param store All cases.
  * @param job The job.
  * @param cases Its cases.
- * @param K Output maps.
  * @returns Stream and batches; close the stream when done.
  */
 export async function jobData(
@@ -186,11 +185,10 @@ export async function jobData(
   store: CaseStore,
   job: Job,
   cases: JobCases,
-  K: number,
 ): Promise<JobData> {
   const t = p.training;
   const seed = jobSeed(p, job.fold);
-  const target = lossTarget(K);
+  const target = lossTarget(p);
   const labeling = jobLabeling(p, job);
   const stream = new PatchStream(store, {
     cases: cases.train,

@@ -17,11 +17,12 @@ import { writeNiftiFile } from "../nifti/write_nifti.ts";
 import type { UNetConfig } from "../nn/unet_config.ts";
 import type { CaseStore } from "../train/case_store.ts";
 import type { PatchBatch } from "../train/patch_stream.ts";
-import { SlidingWindowPredictor } from "../train/inference.ts";
+import { regionLabels, SlidingWindowPredictor } from "../train/inference.ts";
 import { loadWeights, type Trainer } from "../train/trainer.ts";
 import type { Job } from "./jobs.ts";
 import type { EvaluatedWeights } from "./run_types.ts";
 import type { Pipeline } from "./pipeline_types.ts";
+import { pipelineDataset } from "./resolve.ts";
 
 /**
  * Load the weights to evaluate into the trainer's store: the best-validation ones when asked
@@ -96,22 +97,26 @@ export async function evaluateJob(
   validation: readonly PatchBatch[] = [],
 ): Promise<{ rows: CaseResult[]; warnings: string[] }> {
   const p = ctx.pipeline;
+  // A region-based dataset: region maps → label values (nnU-Net's rule), metrics per region.
+  const ds = pipelineDataset(p);
+  const regions = ds.target === "regions" && ds.regions && ds.regionsClassOrder
+    ? { values: ds.regions.map((r) => r.values), classOrder: ds.regionsClassOrder }
+    : undefined;
   const predictor = new SlidingWindowPredictor(ctx.rt, ctx.pool, trainer.store, ctx.model, {
     window: p.training.patchSize,
     overlap: p.evaluation.window.overlap,
     blending: p.evaluation.window.blending,
     batch: job.batchSize,
+    ...(regions ? { regionsClassOrder: regions.classOrder } : {}),
   });
   const rows: CaseResult[] = [];
   const warnings: string[] = [];
   await Deno.mkdir(`${dir}/predictions`, { recursive: true });
   try {
-    const collapsed = await _collapsed(
-      predictor,
-      validation,
-      p.training.patchSize,
-      ["background", ...p.evaluation.classes],
-    );
+    const collapsed = await _collapsed(predictor, validation, p.training.patchSize, {
+      classes: regions ? ds.classes : ["background", ...p.evaluation.classes],
+      regionsClassOrder: regions?.classOrder,
+    });
     if (collapsed) {
       warnings.push(
         `${job.id}: the validation patches are predicted as ${collapsed} nearly everywhere ` +
@@ -125,6 +130,7 @@ export async function evaluateJob(
       const metrics = caseMetrics(pred.labels, c.label, {
         spacing: c.spacing,
         classes: p.evaluation.classes,
+        ...(regions ? { regions: regions.values } : {}),
         emptyDice: p.evaluation.emptyDice ?? 1,
       });
       rows.push(
@@ -161,13 +167,15 @@ const COLLAPSE_TARGET = 0.95;
  * patches — all background, or e.g. all one foreground class — while their training targets do
  * not: at least {@linkcode COLLAPSE_PREDICTED} of the predicted voxels are that class, and at
  * most {@linkcode COLLAPSE_TARGET} of the target voxels. Returns the class's name, or undefined.
+ * Region targets are turned into label values by the prediction's own rule.
  */
 async function _collapsed(
   predictor: SlidingWindowPredictor,
   validation: readonly PatchBatch[],
   patch: readonly [number, number, number],
-  classes: readonly string[],
+  o: { classes: readonly string[]; regionsClassOrder?: readonly number[] },
 ): Promise<string | undefined> {
+  const classes = o.classes;
   const predicted = new Map<number, number>();
   const target = new Map<number, number>();
   let voxels = 0;
@@ -180,6 +188,13 @@ async function _collapsed(
       const { labels } = await predictor.predict(image, [patch[0], patch[1], patch[2]]);
       for (const v of labels) predicted.set(v, (predicted.get(v) ?? 0) + 1);
       const t = b.target.subarray(j * K * n, (j + 1) * K * n);
+      if (o.regionsClassOrder) {
+        for (const v of regionLabels(t, o.regionsClassOrder)) {
+          target.set(v, (target.get(v) ?? 0) + 1);
+        }
+        voxels += n;
+        continue;
+      }
       for (let i = 0; i < n; i++) {
         let c = 0;
         if (K === 1) c = t[i] > 0 ? 1 : 0;

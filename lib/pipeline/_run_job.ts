@@ -66,7 +66,7 @@ export async function runJob(ctx: RunContext, job: Job): Promise<JobResult> {
       log(`${job.id}: heuristic ε = ${list.map((e) => e.toFixed(1)).join(", ")}`);
     }
     const voxel = jobVoxelInputs(p, job);
-    const { stream, validation } = await jobData(p, ctx.store, job, cases, K);
+    const { stream, validation } = await jobData(p, ctx.store, job, cases);
     const seed = jobSeed(p, job.fold);
     const trainer = new Trainer({
       model: ctx.model,

@@ -183,7 +183,11 @@ const DatasetSpecSchema = z.strictObject({
   classes: z.array(z.string()).min(2),
   classOf: z.record(z.string(), z.number().int().min(0)),
   ignoreLabel: z.number().int().min(0).max(255).optional(),
-  target: z.enum(["binary", "oneHot"]),
+  target: z.enum(["binary", "oneHot", "regions"]),
+  regions: z.array(
+    z.strictObject({ name: z.string(), values: z.array(z.number().int().min(1)).min(1) }),
+  ).min(1).optional(),
+  regionsClassOrder: z.array(z.number().int().min(1)).min(1).optional(),
   intensityMask: z.enum(["nonzero", "all"]),
   groups: z.array(z.string()).min(1),
   subgroup: z.strictObject({ key: z.string(), source: z.string() }).optional(),

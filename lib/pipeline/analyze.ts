@@ -53,19 +53,20 @@ export interface AnalysisRow {
  *
  * @param target `[K, ...]` target of one patch (full labels).
  * @param K Maps.
- * @param c The case: its group, id and class names.
+ * @param c The case: its group, id and class names; `regions`: the maps are a region-based
+ *   dataset's regions (no background map; only `emptyGroup` relabels them: all maps empty).
  * @param labeling The labeling.
  * @returns The training target.
  */
 export function labelTarget(
   target: Float32Array,
   K: number,
-  c: { group: string; id: string; classes: readonly string[] },
+  c: { group: string; id: string; classes: readonly string[]; regions?: boolean },
   labeling: Labeling,
 ): Float32Array {
   const out = _relabelTarget(target, K, c, labeling);
   const as = labeling.kind === "full" ? "relabel" : labeling.removedLabels ?? "relabel";
-  if (out === target || as === "relabel" || K === 1) return out;
+  if (out === target || as === "relabel" || K === 1 || c.regions) return out;
   // Label sets and ignored voxels: the voxels labelled `into` carry no leaf label.
   const into = labeling.kind === "removeClass" ? labeling.into ?? 0 : 0;
   out.fill(0, into * (target.length / K), (into + 1) * (target.length / K));
@@ -75,10 +76,14 @@ export function labelTarget(
 function _relabelTarget(
   target: Float32Array,
   K: number,
-  c: { group: string; id: string; classes: readonly string[] },
+  c: { group: string; id: string; classes: readonly string[]; regions?: boolean },
   labeling: Labeling,
 ): Float32Array {
   if (labeling.kind === "full") return target;
+  if (c.regions && labeling.kind !== "emptyGroup") {
+    // The preflight refuses class-naming labelings on region-based datasets.
+    throw new RangeError(`Cannot analyse labeling ${labeling.kind}: the dataset is region-based`);
+  }
   const out = Float32Array.from(target);
   const V = target.length / K;
   if (labeling.kind === "annotatedClasses") {
@@ -98,8 +103,8 @@ function _relabelTarget(
   }
   if (labeling.group !== c.group) return target;
   if (labeling.kind === "emptyGroup") {
-    // Binary targets (K = 1) become empty; one-hot targets become all background.
-    if (K === 1) out.fill(0);
+    // Binary and region targets become empty; one-hot targets become all background.
+    if (K === 1 || c.regions) out.fill(0);
     else for (let i = 0; i < V; i++) for (let k = 0; k < K; k++) out[k * V + i] = k === 0 ? 1 : 0;
     return out;
   }
@@ -138,7 +143,8 @@ export async function analyzePipeline(
   const train = new Set(foldSubjects(split, 0).train);
   const model = modelConfig(p);
   const K = model.outChannels;
-  const target = lossTarget(K);
+  const target = lossTarget(p);
+  const regions = target.encoding === "regions";
   const pool = createPatchPool({ size: 2 });
   const rows: AnalysisRow[] = [];
   try {
@@ -168,6 +174,7 @@ export async function analyzePipeline(
               group: b.groups[0],
               id: store.records[b.cases[0]].id,
               classes: ["background", ...p.evaluation.classes],
+              regions,
             }, labeling),
           ),
           pred: sumsOf(b.target),
@@ -197,7 +204,9 @@ export async function analyzePipeline(
           leaf: lo.variant === "leaf",
           seed: p.seed,
         });
-        const names = K === 1 ? [p.evaluation.classes[0]] : ["background", ...p.evaluation.classes];
+        const names = K === 1 || regions
+          ? p.evaluation.classes
+          : ["background", ...p.evaluation.classes];
         rows.push({
           labeling: job.labeling,
           experiment: job.experiment,

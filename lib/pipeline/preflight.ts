@@ -7,7 +7,7 @@
  * @module
  */
 
-import { targetMaps } from "../data/datasets.ts";
+import { evaluatedNames, targetMaps, targetNames } from "../data/datasets.ts";
 import { diceLossOptionsOf } from "../loss/loss_kind.ts";
 import type { CaseRecord } from "../data/types.ts";
 import { PipelineError, type PipelineIssue, validatePipeline } from "./define_pipeline.ts";
@@ -44,12 +44,14 @@ export function pipelineIssues(p: Pipeline, o: { phantom?: boolean } = {}): Pipe
     add(
       "model.outChannels",
       `${p.model.outChannels}, but ${title}'s loss target has ${K} map(s) (${
-        ds.target === "binary" ? ds.classes.slice(1).join(", ") : ds.classes.join(", ")
+        targetNames(ds).join(", ")
       })`,
     );
   }
+  const regions = ds.target === "regions";
+  if (regions) issues.push(..._regionIssues(p, title));
   for (const [name, l] of Object.entries(p.labelings)) {
-    if (l.kind === "full") continue;
+    if (l.kind === "full" || (regions && l.kind !== "emptyGroup")) continue;
     if (l.kind === "annotatedClasses") {
       if (!l.cases && !l.file) {
         add(`labelings.${name}`, `needs "file" (case → annotated classes) or "cases"`);
@@ -87,11 +89,13 @@ export function pipelineIssues(p: Pipeline, o: { phantom?: boolean } = {}): Pipe
       add(`evaluation.target.groups.${i}`, `unknown group "${g}" (${title} has ${groups})`);
     }
   });
-  const names = ds.classes.slice(1);
+  const names = evaluatedNames(ds);
   if (ev.classes.length !== names.length || ev.classes.some((c, i) => c !== names[i])) {
     add(
       "evaluation.classes",
-      `${_list(ev.classes)}, but ${title}'s label values 1..${names.length} are ${_list(names)}`,
+      `${_list(ev.classes)}, but ${title}'s ${
+        regions ? "regions" : "label values"
+      } 1..${names.length} are ${_list(names)}`,
     );
   }
   const at = ev.classes.indexOf(ev.target.className);
@@ -103,7 +107,9 @@ export function pipelineIssues(p: Pipeline, o: { phantom?: boolean } = {}): Pipe
   } else if (ev.target.classIndex !== at + 1) {
     add(
       "evaluation.target.classIndex",
-      `${ev.target.classIndex}, but "${ev.target.className}" is label value ${at + 1}`,
+      `${ev.target.classIndex}, but "${ev.target.className}" is ${
+        regions ? "region" : "label value"
+      } ${at + 1}`,
     );
   }
   if (ev.foldRule !== "random" && !ds.foldRules[ev.foldRule]) {
@@ -146,7 +152,7 @@ export function pipelineIssues(p: Pipeline, o: { phantom?: boolean } = {}): Pipe
         );
       }
     }
-    if (options.variant === "marginal") {
+    if (options.variant === "marginal" && !regions) {
       if (K < 2) {
         add(
           `experiments.${name}.loss.kind`,
@@ -162,6 +168,43 @@ export function pipelineIssues(p: Pipeline, o: { phantom?: boolean } = {}): Pipe
   }
   issues.push(..._patchIssues(p, o));
   return issues;
+}
+
+/**
+ * What a region-based dataset refuses: a softmax head (its maps overlap), the marginal Dice (it
+ * needs a background map), label sets (no map names the background) and labelings that name
+ * classes (`removeClass`, `annotatedClasses`: regions are not classes).
+ */
+function _regionIssues(p: Pipeline, title: string): PipelineIssue[] {
+  const out: PipelineIssue[] = [];
+  const why = `${title} is region-based (its maps are overlapping regions, trained with sigmoid)`;
+  if (p.model.head === "softmax") {
+    out.push({ path: "model.head", message: `"softmax", but ${why}: use "sigmoid"` });
+  }
+  for (const [name, l] of Object.entries(p.labelings)) {
+    if (l.kind === "removeClass" || l.kind === "annotatedClasses") {
+      out.push({
+        path: `labelings.${name}.kind`,
+        message: `"${l.kind}" names classes, but ${why}; use "full" or "emptyGroup"`,
+      });
+    }
+  }
+  for (const [name, e] of Object.entries(p.experiments)) {
+    if (e.removedLabels === "labelSet") {
+      out.push({
+        path: `experiments.${name}.removedLabels`,
+        message: `"labelSet" needs one-hot targets, but ${why} (use "ignore" or "relabel")`,
+      });
+    }
+    const variant = diceLossOptionsOf(e.loss).options.variant;
+    if (variant === "marginal" || variant === "labelSetMarginal") {
+      out.push({
+        path: `experiments.${name}.loss.kind`,
+        message: `"${e.loss.kind}" needs a background map, but ${why}, with no background map`,
+      });
+    }
+  }
+  return out;
 }
 
 function _patchIssues(p: Pipeline, o: { phantom?: boolean }): PipelineIssue[] {

@@ -74,7 +74,8 @@ export function awaitsDescription(p: Pipeline): boolean {
 
 /**
  * The model configuration of a pipeline: its preset and overrides, with the input channels
- * and output maps of its dataset unless the model sets them.
+ * and output maps of its dataset unless the model sets them (and a sigmoid head for a
+ * region-based dataset).
  *
  * @param p The pipeline.
  * @returns The configuration.
@@ -90,7 +91,9 @@ export function modelConfig(p: Pipeline): UNetConfig {
     activation: m.activation,
     upsampling: m.upsampling,
     order: m.order,
-    head: m.head,
+    // Region maps overlap: a region-based dataset's head is sigmoid whatever the preset's (the
+    // preflight refuses an explicit softmax head).
+    head: m.head ?? (ds.target === "regions" ? "sigmoid" : undefined),
     kernels: m.kernels,
     pools: m.pools,
   };

@@ -9,6 +9,7 @@
  */
 
 import { exists } from "../core/exists.ts";
+import { targetNames } from "../data/datasets.ts";
 import { DICELAB_VERSION } from "../model/dicelab_version.ts";
 import { readModelFile } from "../model/model_file.ts";
 import { selectMembers } from "../model/model_predictor.ts";
@@ -272,7 +273,17 @@ async function _model(
       channels: [...ds.channels],
       classes: [...ds.classes],
       target: ds.target,
-      outputs: K === ds.classes.length ? [...ds.classes] : ds.classes.slice(1, 1 + K),
+      outputs: ds.target === "regions"
+        ? targetNames(ds)
+        : K === ds.classes.length
+        ? [...ds.classes]
+        : ds.classes.slice(1, 1 + K),
+      ...(ds.regions && ds.regionsClassOrder
+        ? {
+          regions: ds.regions.map((r) => ({ name: r.name, values: [...r.values] })),
+          regionsClassOrder: [...ds.regionsClassOrder],
+        }
+        : {}),
     },
     loss: _trainedLoss(p.experiments[first.experiment]),
     provenance: {

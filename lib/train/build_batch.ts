@@ -21,6 +21,7 @@ import {
   type Labeling,
   labelingName,
   makeTarget,
+  targetChannels,
   type TargetOptions,
 } from "../data/labeling.ts";
 import { samplePatch } from "../data/patch.ts";
@@ -294,7 +295,7 @@ export function buildBatch(cases: readonly BatchCase[], job: BatchJob): BatchRes
   }
   const first = cases[job.cases[0]];
   const C = first.channels;
-  const K = job.target.encoding === "binary" ? 1 : job.target.classes ?? 0;
+  const K = targetChannels(job.target);
   const labeling = job.labeling ?? { kind: "full" };
   const [pd, ph, pw] = job.patchSize;
   const n = pd * ph * pw;

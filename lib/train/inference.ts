@@ -1,7 +1,8 @@
 /**
  * Sliding-window inference of a trained U-Net over whole volumes: windows of the training
  * patch size, batched through one inference plan, blended with a Gaussian or uniform
- * importance map, then thresholded (sigmoid) or arg-maxed (softmax) into a label map.
+ * importance map, then thresholded (sigmoid) or arg-maxed (softmax) into a label map; region
+ * maps become a label map by nnU-Net's rule ({@linkcode regionLabels}).
  *
  * @module
  */
@@ -25,6 +26,11 @@ export interface SlidingWindowOptions {
   batch?: number;
   /** Sigmoid threshold. @default 0.5 */
   threshold?: number;
+  /**
+   * The maps are regions (a region-based dataset): the label value each writes, in order
+   * ({@linkcode regionLabels}). Absent: {@linkcode labelsOf}.
+   */
+  regionsClassOrder?: readonly number[];
 }
 
 /** A volume's prediction. */
@@ -40,7 +46,8 @@ export class SlidingWindowPredictor {
   #rt: GpuRuntime;
   #plan: UNetPlan;
   #cfg: UNetConfig;
-  #o: Required<SlidingWindowOptions>;
+  #o: Required<Omit<SlidingWindowOptions, "regionsClassOrder">>;
+  #regionsClassOrder?: readonly number[];
   #weights: Float32Array;
 
   /**
@@ -61,7 +68,15 @@ export class SlidingWindowPredictor {
   ) {
     this.#rt = rt;
     this.#cfg = cfg;
-    this.#o = { overlap: 0.5, blending: "gaussian", batch: 1, threshold: 0.5, ...options };
+    const { regionsClassOrder, ...rest } = options;
+    this.#o = { overlap: 0.5, blending: "gaussian", batch: 1, threshold: 0.5, ...rest };
+    if (regionsClassOrder && regionsClassOrder.length !== cfg.outChannels) {
+      throw new RangeError(
+        `Cannot predict regions: regionsClassOrder has ${regionsClassOrder.length} value(s), ` +
+          `the network ${cfg.outChannels} output map(s)`,
+      );
+    }
+    this.#regionsClassOrder = regionsClassOrder;
     this.#plan = buildUNetPlan(rt, pool, store, cfg, {
       batch: this.#o.batch,
       patch: this.#o.window,
@@ -111,7 +126,13 @@ export class SlidingWindowPredictor {
     }
     await Promise.all(pending);
     const probs = acc.result();
-    return { probs, labels: labelsOf(probs, K, this.#cfg.head, this.#o.threshold) };
+    const order = this.#regionsClassOrder;
+    return {
+      probs,
+      labels: order
+        ? regionLabels(probs, order, { threshold: this.#o.threshold })
+        : labelsOf(probs, K, this.#cfg.head, this.#o.threshold),
+    };
   }
 
   /** Release the plan. */
@@ -155,6 +176,53 @@ export function labelsOf(
       }
       out[i] = best + 1;
     }
+  }
+  return out;
+}
+
+/**
+ * The label map of region probabilities by nnU-Net v2's rule
+ * (`LabelManager.convert_probabilities_to_segmentation`): start from background 0; for each
+ * region r in order, every voxel with `p_r > threshold` gets the value `classOrder[r]`, so a
+ * later region overwrites an earlier one (nested regions listed outermost first give the
+ * innermost value).
+ *
+ * @param probs Region maps `[R, ...spatial]`.
+ * @param classOrder The label value each region writes (`regions_class_order`), R values.
+ * @param options `threshold` (default 0.5).
+ * @returns Label value per voxel.
+ * @throws {RangeError} When the map count is not a whole multiple of R or a value is not 0..255.
+ * @example
+ * ```ts
+ * import { regionLabels } from "./inference.ts";
+ * // whole tumour [1, 2, 3], tumour core [2, 3], enhancing 3; three voxels
+ * const p = new Float32Array([0.9, 0.9, 0.2, 0.1, 0.8, 0.7, 0.0, 0.6, 0.1]);
+ * console.log(Array.from(regionLabels(p, [1, 2, 3]))); // [1, 3, 2]
+ * ```
+ */
+export function regionLabels(
+  probs: Float32Array,
+  classOrder: readonly number[],
+  options: { threshold?: number } = {},
+): Uint8Array {
+  const R = classOrder.length;
+  const threshold = options.threshold ?? 0.5;
+  if (R < 1 || probs.length % R !== 0) {
+    throw new RangeError(
+      `Cannot convert regions to labels: ${probs.length} probabilities for ${R} region(s)`,
+    );
+  }
+  for (const v of classOrder) {
+    if (!Number.isInteger(v) || v < 0 || v > 255) {
+      throw new RangeError(`Cannot convert regions to labels: region value ${v} is not 0..255`);
+    }
+  }
+  const n = probs.length / R;
+  const out = new Uint8Array(n);
+  for (let r = 0; r < R; r++) {
+    const v = classOrder[r];
+    const map = probs.subarray(r * n, (r + 1) * n);
+    for (let i = 0; i < n; i++) if (map[i] > threshold) out[i] = v;
   }
   return out;
 }

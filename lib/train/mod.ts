@@ -47,6 +47,7 @@ export {
 } from "./sliding_window.ts";
 export {
   labelsOf,
+  regionLabels,
   type SlidingWindowOptions,
   SlidingWindowPredictor,
   type VolumePrediction,

@@ -30,7 +30,10 @@ export interface PatchStreamOptions {
   patchSize: Vec3;
   /** Patches per batch B. */
   batchSize: number;
-  /** Loss target encoding and class count (K = 1 for binary, `classes` for one-hot). */
+  /**
+   * Loss target encoding and class count (K = 1 for binary, `classes` for one-hot, one map per
+   * region of `regions`).
+   */
   target: TargetOptions;
   /** Training labeling, applied in the workers. @default { kind: "full" } */
   labeling?: Labeling;
@@ -158,6 +161,9 @@ export class PatchStream {
     }
     if (options.target.encoding === "oneHot" && !(options.target.classes! >= 1)) {
       throw new TypeError("Cannot create patch stream: a one-hot target needs target.classes");
+    }
+    if (options.target.encoding === "regions" && !(options.target.regions?.length! >= 1)) {
+      throw new TypeError("Cannot create patch stream: a region target needs target.regions");
     }
     const schedule = options.schedule ?? new SampleSchedule(cases.length, { seed: options.seed });
     if (schedule.cases !== cases.length) {

@@ -14,6 +14,9 @@ import { writeNifti } from "../../lib/nifti/write_nifti.ts";
 import { IGNORE_LABEL } from "../../lib/core/voxel_labels.ts";
 import { caseMetrics } from "../../lib/eval/metrics.ts";
 import { batchMarks, buildBatch } from "../../lib/train/build_batch.ts";
+import { targetMaps } from "../../lib/data/datasets.ts";
+import { targetOptions } from "../../lib/data/labeling.ts";
+import { Rng } from "../../lib/core/rng.ts";
 
 const TMP = await Deno.makeTempDir({ prefix: "dicelab-nnunet-" });
 addEventListener("unload", () => Deno.removeSync(TMP, { recursive: true }));
@@ -84,10 +87,6 @@ Deno.test("nnU-Net layout errors name the file and the field", async () => {
   await check(
     await tinyNnunet(3, { numTraining: 5 }),
     /dataset\.json: numTraining is 5, but imagesTr holds 3 case\(s\)/,
-  );
-  await check(
-    await tinyNnunet(3, { labels: { background: 0, whole: [1, 2] } }),
-    /dataset\.json: labels: "whole" is a region label \(\[1,2\]\); region-based training is not supported yet/,
   );
   await check(
     await tinyNnunet(3, { labels: { background: 0, PZ: 1, TZ: 2, ignore: 1 } }),
@@ -271,5 +270,119 @@ Deno.test("readMsdDataset reads 4-D multi-modality images and names a channel-co
   await assert.rejects(
     () => readMsdDataset(root),
     /numTraining is 3, but training lists 2 case\(s\)/,
+  );
+});
+
+const BRATS_REGIONS = { background: 0, whole: [1, 2], core: 2 };
+
+Deno.test("region labels: the reader validates them and regions_class_order, naming the file and field", async () => {
+  const check = async (json: Record<string, unknown>, re: RegExp) =>
+    await assert.rejects(() => tinyNnunet(1, json).then(readNnunetDataset), re);
+  const labels = (l: Record<string, unknown>) => ({ labels: l, regions_class_order: [1, 2] });
+  await check(
+    { labels: BRATS_REGIONS },
+    /dataset\.json: regions_class_order: missing — region-based labels \("whole", "core"\)/,
+  );
+  await check(
+    { labels: BRATS_REGIONS, regions_class_order: [1] },
+    /dataset\.json: regions_class_order: expected a list of 2 label value\(s\), one per region/,
+  );
+  await check(
+    { labels: BRATS_REGIONS, regions_class_order: [1, 7] },
+    /regions_class_order: entry 1 \(region "core"\) is 7, not a label value of the regions \(1\.\.2\)/,
+  );
+  await check(
+    labels({ background: [0, 1], whole: [1, 2], core: 2 }),
+    /dataset\.json: labels: a region-based table needs "background": 0 \(a single value, not a region\), got \[0,1\]/,
+  );
+  await check(
+    labels({ background: 0, whole: [0, 1, 2], core: 2 }),
+    /labels: region "whole" must be a label value or a non-empty list of label values in 1\.\.191, got \[0,1,2\]/,
+  );
+  await check(
+    labels({ background: 0, whole: [1, 2, 2], core: 2 }),
+    /region "whole" lists a value twice/,
+  );
+  await check(
+    labels({ background: 0, whole: [1, 2], core: [2, 1] }),
+    /regions "whole" and "core" have the same values \(1,2\)/,
+  );
+  await check(
+    labels({ background: 0, whole: [1, 2], core: 2, ignore: 2 }),
+    /the "ignore" label \(2\) must have the highest value \(the regions use values up to 2\)/,
+  );
+  await check(
+    labels({ background: 0, whole: [1, 2], core: 2, ignore: [3, 4] }),
+    /the "ignore" label must be one value ≥ 1 \(not a region\), got \[3,4\]/,
+  );
+  // A list of one value is that value (nnU-Net): not region-based, and one-hot as before.
+  const { spec } = await readNnunetDataset(
+    await tinyNnunet(1, { labels: { background: 0, PZ: [1], TZ: 2 } }),
+  );
+  assert.deepEqual([spec.target, spec.classes, spec.regions], [
+    "oneHot",
+    ["background", "PZ", "TZ"],
+    undefined,
+  ]);
+});
+
+Deno.test("region labels: the spec lists the regions, values load as stored and the target has one map per region", async () => {
+  const root = await tinyNnunet(1, {
+    labels: { background: 0, whole: [1, 2], core: 2, ignore: 3 },
+    regions_class_order: [1, 2],
+  });
+  const V = SHAPE[0] * SHAPE[1] * SHAPE[2];
+  const rng = new Rng(11, 0);
+  const stored = Uint8Array.from({ length: V }, () => rng.int(4));
+  await nii(`${root}/labelsTr/case0.nii.gz`, stored);
+  const { spec, records } = await readNnunetDataset(root);
+  assert.equal(spec.target, "regions");
+  assert.deepEqual(spec.regions, [{ name: "whole", values: [1, 2] }, {
+    name: "core",
+    values: [2],
+  }]);
+  assert.deepEqual(spec.regionsClassOrder, [1, 2]);
+  assert.deepEqual(spec.labelValues, [0, 1, 2, 3]);
+  assert.equal(spec.classes.length, 3);
+  assert.equal(targetMaps(spec), 2);
+  const c = await loadCase(records[0]);
+  assert.deepEqual(Array.from(c.label), Array.from(stored, (v) => (v === 3 ? IGNORE_LABEL : v)));
+  // The patch builder: one map per region (overlapping), the ignored voxels masked, no map set.
+  assert.deepEqual(batchMarks(c, { kind: "full" }), { mask: true, labelSets: false });
+  const b = buildBatch([c], {
+    step: 0,
+    samples: [0],
+    cases: [0],
+    seed: 1,
+    patchSize: c.shape,
+    target: targetOptions(spec),
+    foregroundProbability: 0,
+  });
+  assert.deepEqual(b.targetShape, [1, 2, ...c.shape]);
+  for (let i = 0; i < V; i++) {
+    const v = stored[i];
+    assert.equal(b.mask![i], v === 3 ? 0 : 1);
+    assert.deepEqual([b.target[i], b.target[V + i]], [
+      v === 1 || v === 2 ? 1 : 0,
+      v === 2 ? 1 : 0,
+    ]);
+  }
+  assert.deepEqual(Array.from(b.annotated), [1, 1]);
+  // emptyGroup: every region map of the group's cases is empty and missing.
+  const e = buildBatch([c], {
+    step: 0,
+    samples: [0],
+    cases: [0],
+    seed: 1,
+    patchSize: c.shape,
+    target: targetOptions(spec),
+    labeling: { kind: "emptyGroup", group: "all" },
+    foregroundProbability: 0,
+  });
+  assert.ok(e.target.every((x) => x === 0));
+  assert.deepEqual(Array.from(e.annotated), [0, 0]);
+  assert.throws(
+    () => annotatedMaps(c, { kind: "removeClass", group: "all", classIndex: 1, into: 0 }),
+    /case case0: its dataset is region-based, and a removeClass labeling names classes/,
   );
 });

@@ -5,6 +5,12 @@
 
 import assert from "node:assert/strict";
 import { assertFails, cli, present, ROOT, variant } from "./_faults.ts";
+import { validatePipeline } from "../../lib/pipeline/define_pipeline.ts";
+import { pipelineIssues } from "../../lib/pipeline/preflight.ts";
+import { modelConfig, pipelineDataset } from "../../lib/pipeline/resolve.ts";
+import { targetOptions } from "../../lib/data/labeling.ts";
+import type { Pipeline } from "../../lib/pipeline/pipeline_types.ts";
+import regionsInput from "../e2e/_regions_pipeline.ts";
 
 const TMP = await Deno.makeTempDir({ prefix: "dicelab-faults-" });
 addEventListener("unload", () => Deno.removeSync(TMP, { recursive: true }));
@@ -133,4 +139,73 @@ Deno.test("reproduce refuses a reference made from another pipeline before train
     /does not fit .*tiny_acdc\.ts: it was made from pipeline "brats-check", not "tiny-acdc"/,
   );
   assert.equal(await present(out), false);
+});
+
+/** The region test pipeline, validated, with a BraTS-like region spec filled in. */
+function regionPipeline(edit: (p: Pipeline) => void = () => {}): Pipeline {
+  const p = validatePipeline(structuredClone(regionsInput), "regions") as Pipeline;
+  p.dataset.spec = {
+    kind: "nnunet",
+    title: "Lesions",
+    channels: ["MR"],
+    labelValues: [0, 1, 2, 3],
+    classes: ["background", "label 1", "label 2", "label 3"],
+    classOf: { 0: 0, 1: 1, 2: 2, 3: 3 },
+    target: "regions",
+    regions: [
+      { name: "lesion", values: [1, 2, 3] },
+      { name: "core", values: [2, 3] },
+      { name: "centre", values: [3] },
+    ],
+    regionsClassOrder: [1, 2, 3],
+    intensityMask: "all",
+    groups: ["siteA", "siteB"],
+    displayChannel: 0,
+  };
+  edit(p);
+  return p;
+}
+
+Deno.test("a region-based dataset: three sigmoid maps, evaluation by region names, a softmax preset switched", () => {
+  assert.deepEqual(pipelineIssues(regionPipeline()), []);
+  const acdc = regionPipeline((p) => {
+    p.model = { preset: "acdc" };
+  });
+  const cfg = modelConfig(acdc);
+  assert.deepEqual([cfg.head, cfg.outChannels], ["sigmoid", 3]);
+  assert.deepEqual(targetOptions(pipelineDataset(acdc)), {
+    encoding: "regions",
+    regions: [[1, 2, 3], [2, 3], [3]],
+  });
+});
+
+Deno.test("a region-based dataset refuses what needs classes or a background map, by field path", () => {
+  const issues = pipelineIssues(regionPipeline((p) => {
+    p.model.head = "softmax";
+    p.labelings.merged = { kind: "annotatedClasses", cases: { a: ["label 1"] } };
+    p.labelings.es = { kind: "removeClass", group: "siteA", classIndex: 2, into: 0 };
+    p.experiments.M = {
+      label: "M",
+      loss: { kind: "marginalDice", phi: "I", epsilon: 1e-7, background: 0 },
+    };
+    p.experiments.I.removedLabels = "labelSet";
+    p.evaluation.classes = ["label 1", "label 2", "label 3"];
+    p.evaluation.target = { className: "core", classIndex: 3, groups: ["siteA", "siteB"] };
+  }));
+  const at = (path: string) => issues.find((i) => i.path === path)?.message ?? "";
+  assert.match(at("model.head"), /"softmax", but the Lesions dataset is region-based/);
+  assert.match(at("labelings.merged.kind"), /"annotatedClasses" names classes, but .*"emptyGroup"/);
+  assert.match(at("labelings.es.kind"), /"removeClass" names classes/);
+  assert.match(at("experiments.M.loss.kind"), /"marginalDice" needs a background map/);
+  assert.match(at("experiments.I.removedLabels"), /"labelSet" needs one-hot targets/);
+  assert.match(
+    at("evaluation.classes"),
+    /the Lesions dataset's regions 1\.\.3 are "lesion", "core", "centre"/,
+  );
+  assert.match(at("evaluation.target.className"), /"core" is not one of evaluation\.classes/);
+  const idx = pipelineIssues(regionPipeline((p) => {
+    p.evaluation.target.classIndex = 3;
+  }));
+  assert.deepEqual(idx.map((i) => i.path), ["evaluation.target.classIndex"]);
+  assert.match(idx[0].message, /3, but "core" is region 2/);
 });

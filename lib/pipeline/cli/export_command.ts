@@ -49,6 +49,13 @@ export async function exportCommand(target: string, v: CliValues): Promise<numbe
         classes: JSON.stringify(model.dataset.classes),
         channels: JSON.stringify(model.dataset.channels),
         outputs: JSON.stringify(model.dataset.outputs),
+        // A region-based model's label map: threshold each region map, write its value in order.
+        ...(model.dataset.regions
+          ? {
+            regions: JSON.stringify(model.dataset.regions),
+            regions_class_order: JSON.stringify(model.dataset.regionsClassOrder),
+          }
+          : {}),
         patch_size: JSON.stringify(model.inference.window),
         spacing: JSON.stringify(pre.spacing ?? null),
         size: JSON.stringify(pre.size ?? null),
