@@ -9,6 +9,8 @@
 import assert from "node:assert/strict";
 import { readNiftiFile } from "../../lib/nifti/read_nifti.ts";
 import { loadCheckpoint } from "../../lib/nn/checkpoint.ts";
+import { readModelFile } from "../../lib/model/model_file.ts";
+import onnxProto from "onnx-proto";
 import { cli } from "../faults/_faults.ts";
 import { REGION_AFFINE, REGION_SHAPE, writeRegionDataset } from "./_regions_dataset.ts";
 
@@ -87,6 +89,38 @@ Deno.test("a region-based nnU-Net dataset trains, evaluates per region and predi
       assert.deepEqual(seg.shape, own.shape);
       assert.deepEqual(Array.from(seg.data), Array.from(own.data), `${id}: predict = evaluation`);
     }
+    // The model file carries the regions (predict from it gives the same labels); the ONNX file
+    // lists them in its metadata.
+    const exp = await cli(["export", out, "--out", `${tmp}/lesions.dicelab`]);
+    assert.equal(exp.code, 0, exp.err);
+    const model = await readModelFile(`${tmp}/lesions.dicelab`);
+    assert.deepEqual(model.dataset.regionsClassOrder, [1, 2, 3]);
+    assert.deepEqual(model.dataset.outputs, ["lesion", "core", "centre"]);
+    const fromFile = await cli([
+      "predict",
+      "--model",
+      `${tmp}/lesions.dicelab`,
+      "--input",
+      `${data}/imagesTs`,
+      "--out",
+      `${tmp}/file`,
+    ]);
+    assert.equal(fromFile.code, 0, fromFile.err);
+    for (const e of Deno.readDirSync(`${tmp}/file`)) {
+      const a = await readNiftiFile(`${tmp}/file/${e.name}`);
+      const b = await readNiftiFile(`${tmp}/ts/${e.name}`);
+      assert.deepEqual(Array.from(a.data), Array.from(b.data), e.name);
+    }
+    const onnx = await cli(["export", out, "--out", `${tmp}/lesions.onnx`, "--format", "onnx"]);
+    assert.equal(onnx.code, 0, onnx.err);
+    const proto = onnxProto.onnx.ModelProto.decode(await Deno.readFile(`${tmp}/lesions.onnx`));
+    const meta = Object.fromEntries(proto.metadataProps.map((m) => [m.key, m.value]));
+    assert.deepEqual(JSON.parse(meta.regions).map((r: { name: string }) => r.name), [
+      "lesion",
+      "core",
+      "centre",
+    ]);
+    assert.equal(meta.regions_class_order, "[1,2,3]");
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

@@ -115,3 +115,32 @@ Deno.test("deno task predict and export need only read, write and env", async ()
     );
   }
 });
+
+Deno.test("a region-based model keeps its regions and regions_class_order, and loadModel() checks them", async () => {
+  const base = seededModel({ head: "sigmoid", classes: ["background", "label 1", "label 2"] });
+  const regions = [{ name: "whole", values: [1, 2] }, { name: "core", values: [2] }];
+  const model = {
+    ...base,
+    dataset: {
+      ...base.dataset,
+      target: "regions" as const,
+      outputs: ["whole", "core"],
+      regions,
+      regionsClassOrder: [1, 2],
+    },
+  };
+  const back = await loadModel(await encodeModel(model), "r.dicelab");
+  assert.deepEqual(back.dataset, model.dataset);
+  const bad = (dataset: Record<string, unknown>) =>
+    encodeModel({ ...model, dataset: { ...model.dataset, ...dataset } }).then((b) =>
+      loadModel(b, "r.dicelab")
+    );
+  await assert.rejects(
+    () => bad({ regionsClassOrder: [1, 3] }),
+    /dataset\.regionsClassOrder \[1,3\] does not give one label value 1\.\.2 per region/,
+  );
+  await assert.rejects(
+    () => bad({ regions: regions.slice(1) }),
+    /dataset\.regions .* does not give one region per output map \(2\)/,
+  );
+});
