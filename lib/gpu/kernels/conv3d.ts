@@ -71,17 +71,52 @@ export const CONV_PH_MAX = 4;
 /**
  * Default blocking of the direct kernel. CPU adapters (llvmpipe): 8 channels × 4 rows × 8
  * columns (256 accumulators: spilled accumulators are cheap next to a gather), `wg` 16 so
- * small layers still give every core work. Other adapters: 8 × 1 × 8 (64 accumulators, within
- * a GPU's register file), `wg` 64. At most 4 output channels (a segmentation head) use 4.
+ * small layers still give every core work; 16 channels × 4 × 8 (512 accumulators) where that
+ * pays: at least 16 output channels whose padding to 16 costs less than the ≈ 15 % that the
+ * larger block gains (the weight loads per FMA halve; measured +14 to +57 % per CPU-second on
+ * the BRATS layers, see `docs/performance.md`), and at least {@linkcode CO16_MIN_INVOCATIONS}
+ * invocations, so small layers keep enough workgroups for both cores. Other adapters:
+ * 8 × 1 × 8 (64 accumulators, within a GPU's register file), `wg` 64. At most 4 output
+ * channels (a segmentation head) use 4.
  *
  * @param cpu Whether the adapter is a CPU/fallback adapter.
  * @param outChannels Output channels of the conv the kernel computes.
+ * @param options `blocks`: spatial blocks of the 4 × 8 tile, `N·D·⌈H/4⌉·⌈W/8⌉` (default 0:
+ *   unknown, never 16 channels).
  * @returns The blocking.
+ * @example
+ * ```ts
+ * import { defaultDirectBlocking } from "./conv3d.ts";
+ * // BRATS level 0 (30 channels, 48×80×80): 16 channels per invocation on llvmpipe.
+ * const b = defaultDirectBlocking(true, 30, { blocks: 48 * 20 * 10 });
+ * if (b.co !== 16) throw new Error(JSON.stringify(b));
+ * ```
  */
-export function defaultDirectBlocking(cpu: boolean, outChannels = 8): ConvDirectBlocking {
+export function defaultDirectBlocking(
+  cpu: boolean,
+  outChannels = 8,
+  options: { blocks?: number } = {},
+): ConvDirectBlocking {
   const co = outChannels <= 4 ? 4 : 8;
-  return cpu ? { co, ph: 4, pw: CONV_PW, wg: 16 } : { co, ph: 1, pw: CONV_PW, wg: 64 };
+  if (!cpu) return { co, ph: 1, pw: CONV_PW, wg: 64 };
+  const blocks = options.blocks ?? 0;
+  const wide = outChannels >= 16 &&
+    CO16_GAIN * outChannels / _roundUp(outChannels, 16) > outChannels / _roundUp(outChannels, 8) &&
+    blocks * Math.ceil(outChannels / 16) >= CO16_MIN_INVOCATIONS;
+  return { co: wide ? 16 : co, ph: 4, pw: CONV_PW, wg: 16 };
 }
+
+/**
+ * Fewest invocations (spatial blocks × 16-channel blocks) for which
+ * {@linkcode defaultDirectBlocking} picks 16 channels on a CPU adapter: 32 workgroups of 16,
+ * so both cores stay balanced. Of nnn-bench at B = 1 only the input gradient of dec1a (16
+ * channels at 32³) reaches it; every BRATS conv at 48×80×80 above level 4 does, except the
+ * input gradient of level 3's first conv.
+ */
+export const CO16_MIN_INVOCATIONS = 512;
+
+/** Speed of the 16-channel CPU block relative to the 8-channel one, per computed output. */
+const CO16_GAIN = 1.15;
 
 /**
  * Default blocking of the weight-gradient kernel: per invocation `co·(T + 1)` accumulators and
