@@ -352,7 +352,7 @@ gpuTest("conv3d kernels are correct with the discrete-GPU blockings", async (rt)
   }
 });
 
-Deno.test("the CPU direct blocking takes 16 channels only on large layers that pad little", () => {
+Deno.test("the CPU conv blockings take 16 channels only on large layers that pad little", () => {
   const blocks = (n: number, d: number, h: number, w: number) =>
     n * d * Math.ceil(h / 4) * Math.ceil(w / 8);
   // BRATS at 48×80×80, levels 0–3 (30, 60, 120, 240 channels; 90, 180, 360, 720 entering
@@ -360,6 +360,8 @@ Deno.test("the CPU direct blocking takes 16 channels only on large layers that p
   for (const [c, s] of [[30, 80], [90, 80], [60, 40], [180, 40], [120, 20], [240, 10]]) {
     const b = defaultDirectBlocking(true, c, { blocks: blocks(1, (48 * s) / 80, s, s) });
     assert.equal(b.co, 16, `${c} channels at ${s}`);
+    const g = defaultWeightGradBlocking(true, c, { blocks: blocks(1, (48 * s) / 80, s, s) });
+    assert.equal(g.co, 16, `weight gradient, ${c} channels at ${s}`);
   }
   // nnn-bench at B = 1 (8–32 channels, 32³–8³) keeps 8 except for 16 channels at 32³ (the
   // input gradient of dec1a); so do 8 or 24 channels (padding to 16 costs more than the larger
@@ -367,6 +369,8 @@ Deno.test("the CPU direct blocking takes 16 channels only on large layers that p
   assert.equal(defaultDirectBlocking(true, 16, { blocks: blocks(1, 32, 32, 32) }).co, 16);
   for (const [c, s] of [[8, 32], [16, 16], [32, 16], [32, 8]]) {
     assert.equal(defaultDirectBlocking(true, c, { blocks: blocks(1, s, s, s) }).co, 8, `${c}@${s}`);
+    const g = defaultWeightGradBlocking(true, c, { blocks: blocks(1, s, s, s) });
+    assert.equal(g.co, 8, `weight gradient ${c}@${s}`);
   }
   assert.equal(defaultDirectBlocking(true, 8, { blocks: 1e6 }).co, 8);
   assert.equal(defaultDirectBlocking(true, 24, { blocks: 1e6 }).co, 8);

@@ -99,11 +99,19 @@ export function defaultDirectBlocking(
 ): ConvDirectBlocking {
   const co = outChannels <= 4 ? 4 : 8;
   if (!cpu) return { co, ph: 1, pw: CONV_PW, wg: 64 };
-  const blocks = options.blocks ?? 0;
-  const wide = outChannels >= 16 &&
+  return {
+    co: _wideCpuBlock(outChannels, options.blocks ?? 0) ? 16 : co,
+    ph: 4,
+    pw: CONV_PW,
+    wg: 16,
+  };
+}
+
+/** Whether a CPU conv kernel should take 16 output channels (see `defaultDirectBlocking`). */
+function _wideCpuBlock(outChannels: number, blocks: number): boolean {
+  return outChannels >= 16 &&
     CO16_GAIN * outChannels / _roundUp(outChannels, 16) > outChannels / _roundUp(outChannels, 8) &&
     blocks * Math.ceil(outChannels / 16) >= CO16_MIN_INVOCATIONS;
-  return { co: wide ? 16 : co, ph: 4, pw: CONV_PW, wg: 16 };
 }
 
 /**
@@ -120,17 +128,25 @@ const CO16_GAIN = 1.15;
 
 /**
  * Default blocking of the weight-gradient kernel: per invocation `co·(T + 1)` accumulators and
- * `ph` rows × 8 columns per step. CPU adapters: 8 channels (4 for at most 4) × 2 rows, `wg` 16;
- * other adapters: 4 channels × 1 row, `wg` 64.
+ * `ph` rows × 8 columns per step. CPU adapters: 8 channels (4 for at most 4) × 2 rows, `wg` 16,
+ * and 16 channels on the same large layers as {@linkcode defaultDirectBlocking} (each loaded
+ * `x` vector then serves twice the FMAs; measured +11 to +19 % per CPU-second on the BRATS
+ * layers); other adapters: 4 channels × 1 row, `wg` 64.
  *
  * @param cpu Whether the adapter is a CPU/fallback adapter.
  * @param outChannels Output channels of the forward conv.
+ * @param options `blocks`: spatial blocks `N·D·⌈H/4⌉·⌈W/8⌉` of the volume (default 0:
+ *   unknown, never 16 channels).
  * @returns The blocking.
  */
-export function defaultWeightGradBlocking(cpu: boolean, outChannels = 8): ConvWeightGradBlocking {
-  return cpu
-    ? { co: outChannels <= 4 ? 4 : 8, ph: 2, pw: CONV_PW, wg: 16 }
-    : { co: 4, ph: 1, pw: CONV_PW, wg: 64 };
+export function defaultWeightGradBlocking(
+  cpu: boolean,
+  outChannels = 8,
+  options: { blocks?: number } = {},
+): ConvWeightGradBlocking {
+  if (!cpu) return { co: 4, ph: 1, pw: CONV_PW, wg: 64 };
+  const co = _wideCpuBlock(outChannels, options.blocks ?? 0) ? 16 : outChannels <= 4 ? 4 : 8;
+  return { co, ph: 2, pw: CONV_PW, wg: 16 };
 }
 
 /** Geometry of a packed (zero-padded, row-aligned) activation buffer. */

@@ -260,7 +260,10 @@ export function conv3dBackwardWeight(
     checkNoWriteAlias(op, { dWeight, dBias }, {});
   }
   const cpu = isCpuAdapter(plan);
-  const blocking = { ...defaultWeightGradBlocking(cpu, Cout), ...options.blocking };
+  const blocking = {
+    ...defaultWeightGradBlocking(cpu, Cout, { blocks: _blocks(ldy) }),
+    ...options.blocking,
+  };
   const dispatches: Dispatch[] = [];
   const geometry = haloGeometry(x.shape, kernel);
   const dyGeometry = alignedGeometry(dy.shape, blocking.co);
