@@ -20,7 +20,7 @@
  * of a workgroup as 8-wide SIMD, but every storage-buffer load is a per-lane gather whether or
  * not the address is uniform; a `vec4` load costs about twice a scalar one for four times the
  * data. So the kernels maximise FMAs per `vec4` load (40–64 here) and keep far more
- * accumulators per invocation (up to 256) than a GPU would; spilled accumulators are cheap
+ * accumulators per invocation (256, or 512 with 16 output channels) than a GPU would; spilled accumulators are cheap
  * stack traffic next to a gather. No kernel uses workgroup memory or barriers. Loops are
  * unrolled at spec-build time except the channel and row loops, which keeps every invocation
  * far inside llvmpipe's budget of about 65,535 loop iterations (see `reduce.ts`).

@@ -75,7 +75,7 @@ export interface Conv3dOptions {
   /**
    * Register blocking of the direct kernel (tuning: any supported blocking is correct on any
    * adapter; the default picks `co: 16` on CPU adapters for large layers with ≥ 16 output
-   * channels, whose kernel takes ≈ 15 s to compile cold).
+   * channels, whose kernel takes ≈ 18 s to compile cold).
    * @default {@linkcode defaultDirectBlocking} for the plan's adapter and output channels
    */
   blocking?: Partial<ConvDirectBlocking>;
