@@ -352,6 +352,59 @@ gpuTest("conv3d kernels are correct with the discrete-GPU blockings", async (rt)
   }
 });
 
+Deno.test("the CPU conv blockings take 16 channels only on large layers that pad little", () => {
+  const blocks = (n: number, d: number, h: number, w: number) =>
+    n * d * Math.ceil(h / 4) * Math.ceil(w / 8);
+  // BRATS at 48×80×80, levels 0–3 (30, 60, 120, 240 channels; 90, 180, 360, 720 entering
+  // the decoder): 16 channels per invocation.
+  for (const [c, s] of [[30, 80], [90, 80], [60, 40], [180, 40], [120, 20], [240, 10]]) {
+    const b = defaultDirectBlocking(true, c, { blocks: blocks(1, (48 * s) / 80, s, s) });
+    assert.equal(b.co, 16, `${c} channels at ${s}`);
+    const g = defaultWeightGradBlocking(true, c, { blocks: blocks(1, (48 * s) / 80, s, s) });
+    assert.equal(g.co, 16, `weight gradient, ${c} channels at ${s}`);
+  }
+  // nnn-bench at B = 1 (8–32 channels, 32³–8³) keeps 8 except for 16 channels at 32³ (the
+  // input gradient of dec1a); so do 8 or 24 channels (padding to 16 costs more than the larger
+  // block gains), an unknown volume, and non-CPU adapters.
+  assert.equal(defaultDirectBlocking(true, 16, { blocks: blocks(1, 32, 32, 32) }).co, 16);
+  for (const [c, s] of [[8, 32], [16, 16], [32, 16], [32, 8]]) {
+    assert.equal(defaultDirectBlocking(true, c, { blocks: blocks(1, s, s, s) }).co, 8, `${c}@${s}`);
+    const g = defaultWeightGradBlocking(true, c, { blocks: blocks(1, s, s, s) });
+    assert.equal(g.co, 8, `weight gradient ${c}@${s}`);
+  }
+  assert.equal(defaultDirectBlocking(true, 8, { blocks: 1e6 }).co, 8);
+  assert.equal(defaultDirectBlocking(true, 24, { blocks: 1e6 }).co, 8);
+  assert.equal(defaultDirectBlocking(true, 32).co, 8);
+  assert.equal(defaultDirectBlocking(false, 32, { blocks: 1e6 }).co, 8);
+  assert.equal(defaultDirectBlocking(true, 4, { blocks: 1e6 }).co, 4);
+});
+
+gpuTest(
+  "conv3d is correct with the 16-channel CPU blocking, unchunked and in slabs",
+  async (rt) => {
+    // Two 16-channel blocks (18 → 32 padded), odd volume, channel slices, accumulated dx; then
+    // the same ops in depth slabs: forward and input gradient bit-identical.
+    const c: Case = {
+      n: 2,
+      cin: 18,
+      cout: 18,
+      d: 3,
+      h: 5,
+      w: 9,
+      kernel: [3, 3, 3],
+      xPlace: { cTot: 20, cOff: 1 },
+      yPlace: { cTot: 21, cOff: 3 },
+      accumulate: true,
+      blocking: { co: 16 },
+    };
+    const a = await runCase(rt, c, 900);
+    const b = await runCase(rt, { ...c, bindingLimit: 65536 }, 900);
+    assert.ok(b.dispatches > a.dispatches, "no slabs were made");
+    assert.deepEqual(b.y, a.y);
+    assert.deepEqual(b.dx, a.dx);
+  },
+);
+
 gpuTest("conv3d ops read and write channel slices of one buffer", async (rt) => {
   // x = channels [0, 3) and y = channels [3, 11) of one 11-channel buffer (as in a
   // concatenation), for a 3×3×3 and an aligned 1×1×1 kernel (whose input would otherwise be

@@ -20,7 +20,7 @@
  * of a workgroup as 8-wide SIMD, but every storage-buffer load is a per-lane gather whether or
  * not the address is uniform; a `vec4` load costs about twice a scalar one for four times the
  * data. So the kernels maximise FMAs per `vec4` load (40–64 here) and keep far more
- * accumulators per invocation (up to 256) than a GPU would; spilled accumulators are cheap
+ * accumulators per invocation (256, or 512 with 16 output channels) than a GPU would; spilled accumulators are cheap
  * stack traffic next to a gather. No kernel uses workgroup memory or barriers. Loops are
  * unrolled at spec-build time except the channel and row loops, which keeps every invocation
  * far inside llvmpipe's budget of about 65,535 loop iterations (see `reduce.ts`).
@@ -71,31 +71,82 @@ export const CONV_PH_MAX = 4;
 /**
  * Default blocking of the direct kernel. CPU adapters (llvmpipe): 8 channels × 4 rows × 8
  * columns (256 accumulators: spilled accumulators are cheap next to a gather), `wg` 16 so
- * small layers still give every core work. Other adapters: 8 × 1 × 8 (64 accumulators, within
- * a GPU's register file), `wg` 64. At most 4 output channels (a segmentation head) use 4.
+ * small layers still give every core work; 16 channels × 4 × 8 (512 accumulators) where that
+ * pays: at least 16 output channels whose padding to 16 costs less than the ≈ 15 % that the
+ * larger block gains (the weight loads per FMA halve; measured +14 to +57 % per CPU-second on
+ * the BRATS layers, see `docs/performance.md`), and at least {@linkcode CO16_MIN_INVOCATIONS}
+ * invocations, so small layers keep enough workgroups for both cores. Other adapters:
+ * 8 × 1 × 8 (64 accumulators, within a GPU's register file), `wg` 64. At most 4 output
+ * channels (a segmentation head) use 4.
  *
  * @param cpu Whether the adapter is a CPU/fallback adapter.
  * @param outChannels Output channels of the conv the kernel computes.
+ * @param options `blocks`: spatial blocks of the 4 × 8 tile, `N·D·⌈H/4⌉·⌈W/8⌉` (default 0:
+ *   unknown, never 16 channels).
  * @returns The blocking.
+ * @example
+ * ```ts
+ * import { defaultDirectBlocking } from "./conv3d.ts";
+ * // BRATS level 0 (30 channels, 48×80×80): 16 channels per invocation on llvmpipe.
+ * const b = defaultDirectBlocking(true, 30, { blocks: 48 * 20 * 10 });
+ * if (b.co !== 16) throw new Error(JSON.stringify(b));
+ * ```
  */
-export function defaultDirectBlocking(cpu: boolean, outChannels = 8): ConvDirectBlocking {
+export function defaultDirectBlocking(
+  cpu: boolean,
+  outChannels = 8,
+  options: { blocks?: number } = {},
+): ConvDirectBlocking {
   const co = outChannels <= 4 ? 4 : 8;
-  return cpu ? { co, ph: 4, pw: CONV_PW, wg: 16 } : { co, ph: 1, pw: CONV_PW, wg: 64 };
+  if (!cpu) return { co, ph: 1, pw: CONV_PW, wg: 64 };
+  return {
+    co: _wideCpuBlock(outChannels, options.blocks ?? 0) ? 16 : co,
+    ph: 4,
+    pw: CONV_PW,
+    wg: 16,
+  };
+}
+
+/** Whether a CPU conv kernel should take 16 output channels (see `defaultDirectBlocking`). */
+function _wideCpuBlock(outChannels: number, blocks: number): boolean {
+  return outChannels >= 16 &&
+    CO16_GAIN * outChannels / _roundUp(outChannels, 16) > outChannels / _roundUp(outChannels, 8) &&
+    blocks * Math.ceil(outChannels / 16) >= CO16_MIN_INVOCATIONS;
 }
 
 /**
+ * Fewest invocations (spatial blocks × 16-channel blocks) for which
+ * {@linkcode defaultDirectBlocking} picks 16 channels on a CPU adapter: 32 workgroups of 16,
+ * so both cores stay balanced. Of nnn-bench at B = 1 only the input gradient of dec1a (16
+ * channels at 32³) reaches it; every BRATS conv at 48×80×80 above level 4 does, except the
+ * input gradient of level 3's first conv.
+ */
+export const CO16_MIN_INVOCATIONS = 512;
+
+/** Speed of the 16-channel CPU block relative to the 8-channel one, per computed output. */
+const CO16_GAIN = 1.15;
+
+/**
  * Default blocking of the weight-gradient kernel: per invocation `co·(T + 1)` accumulators and
- * `ph` rows × 8 columns per step. CPU adapters: 8 channels (4 for at most 4) × 2 rows, `wg` 16;
- * other adapters: 4 channels × 1 row, `wg` 64.
+ * `ph` rows × 8 columns per step. CPU adapters: 8 channels (4 for at most 4) × 2 rows, `wg` 16,
+ * and 16 channels on the same large layers as {@linkcode defaultDirectBlocking} (each loaded
+ * `x` vector then serves twice the FMAs; measured +11 to +19 % per CPU-second on the BRATS
+ * layers); other adapters: 4 channels × 1 row, `wg` 64.
  *
  * @param cpu Whether the adapter is a CPU/fallback adapter.
  * @param outChannels Output channels of the forward conv.
+ * @param options `blocks`: spatial blocks `N·D·⌈H/4⌉·⌈W/8⌉` of the volume (default 0:
+ *   unknown, never 16 channels).
  * @returns The blocking.
  */
-export function defaultWeightGradBlocking(cpu: boolean, outChannels = 8): ConvWeightGradBlocking {
-  return cpu
-    ? { co: outChannels <= 4 ? 4 : 8, ph: 2, pw: CONV_PW, wg: 16 }
-    : { co: 4, ph: 1, pw: CONV_PW, wg: 64 };
+export function defaultWeightGradBlocking(
+  cpu: boolean,
+  outChannels = 8,
+  options: { blocks?: number } = {},
+): ConvWeightGradBlocking {
+  if (!cpu) return { co: 4, ph: 1, pw: CONV_PW, wg: 64 };
+  const co = _wideCpuBlock(outChannels, options.blocks ?? 0) ? 16 : outChannels <= 4 ? 4 : 8;
+  return { co, ph: 2, pw: CONV_PW, wg: 16 };
 }
 
 /** Geometry of a packed (zero-padded, row-aligned) activation buffer. */

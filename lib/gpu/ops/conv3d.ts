@@ -30,6 +30,8 @@ import {
   conv3dPackWeightsSpec,
   conv3dUnpackSpec,
   conv3dWeightGradSpec,
+  CONV_PH_MAX,
+  CONV_PW,
   type ConvDirectBlocking,
   type ConvGeometry,
   convGradReduceSpec,
@@ -72,8 +74,8 @@ export interface Conv3dOptions {
   kernel: Kernel3;
   /**
    * Register blocking of the direct kernel (tuning: any supported blocking is correct on any
-   * adapter; e.g. `{ co: 16 }` is 12–16 % faster on llvmpipe for ≥ 16 output channels but
-   * compiles for 14 s).
+   * adapter; the default picks `co: 16` on CPU adapters for large layers with ≥ 16 output
+   * channels, whose kernel takes ≈ 18 s to compile cold).
    * @default {@linkcode defaultDirectBlocking} for the plan's adapter and output channels
    */
   blocking?: Partial<ConvDirectBlocking>;
@@ -159,7 +161,10 @@ export function conv3dForward(
   if (bias) checkFloats(op, "bias", bias, ly.c);
   const dispatches: Dispatch[] = [];
   const geometry = haloGeometry(x.shape, options.kernel);
-  const blocking = { ...defaultDirectBlocking(isCpuAdapter(plan), ly.c), ...options.blocking };
+  const blocking = {
+    ...defaultDirectBlocking(isCpuAdapter(plan), ly.c, { blocks: _blocks(ly) }),
+    ...options.blocking,
+  };
   const wp = _packWeights(plan, weight, bias, lx.c, ly.c, T, blocking.co, false, dispatches);
   if (!_directFits(plan, x, lx, geometry, ly, blocking, y.buffer)) {
     _slabDirect(plan, x, lx, wp, y, ly, options.kernel, blocking, false, op, dispatches);
@@ -199,7 +204,10 @@ export function conv3dBackwardInput(
   checkFloats(op, "weight", weight, ldy.c * ldx.c * T);
   const dispatches: Dispatch[] = [];
   const geometry = haloGeometry(dy.shape, options.kernel);
-  const blocking = { ...defaultDirectBlocking(isCpuAdapter(plan), ldx.c), ...options.blocking };
+  const blocking = {
+    ...defaultDirectBlocking(isCpuAdapter(plan), ldx.c, { blocks: _blocks(ldx) }),
+    ...options.blocking,
+  };
   const wp = _packWeights(plan, weight, undefined, ldx.c, ldy.c, T, blocking.co, true, dispatches);
   const accumulate = options.accumulate ?? false;
   if (!_directFits(plan, dy, ldy, geometry, ldx, blocking, dx.buffer)) {
@@ -252,7 +260,10 @@ export function conv3dBackwardWeight(
     checkNoWriteAlias(op, { dWeight, dBias }, {});
   }
   const cpu = isCpuAdapter(plan);
-  const blocking = { ...defaultWeightGradBlocking(cpu, Cout), ...options.blocking };
+  const blocking = {
+    ...defaultWeightGradBlocking(cpu, Cout, { blocks: _blocks(ldy) }),
+    ...options.blocking,
+  };
   const dispatches: Dispatch[] = [];
   const geometry = haloGeometry(x.shape, kernel);
   const dyGeometry = alignedGeometry(dy.shape, blocking.co);
@@ -641,6 +652,11 @@ function _packWeights(
     total,
   }));
   return wp;
+}
+
+/** Spatial blocks of the default 4 × 8 tile over a view: `N·D·⌈H/4⌉·⌈W/8⌉`. */
+function _blocks(l: ViewLayout): number {
+  return l.n * l.d * Math.ceil(l.h / CONV_PH_MAX) * Math.ceil(l.w / CONV_PW);
 }
 
 function _taps(kernel: Kernel3): number {
