@@ -212,20 +212,30 @@ export function caseMetrics(
     trueCount[t]++;
     if (p === t) interCount[p]++;
   }
-  return classes.map(([k, className]) => {
-    const p = predCount[k], t = trueCount[k], both = interCount[k];
-    return {
-      classIndex: k,
-      className,
-      dsc: p + t === 0 ? emptyDice : (2 * both) / (p + t),
-      predVoxels: p,
-      trueVoxels: t,
-      intersectionVoxels: both,
-      predVolumeMl: p * voxelMl,
-      trueVolumeMl: t * voxelMl,
-      deltaVolumeMl: (p - t) * voxelMl,
-    };
-  });
+  return classes.map(([k, className]) =>
+    _classMetrics(k, className, [predCount[k], trueCount[k], interCount[k]], voxelMl, emptyDice)
+  );
+}
+
+/** The metrics of one class or region from its voxel counts |P|, |T|, |P ∩ T|. */
+function _classMetrics(
+  classIndex: number,
+  className: string,
+  [p, t, both]: [number, number, number],
+  voxelMl: number,
+  emptyDice: number,
+): ClassMetrics {
+  return {
+    classIndex,
+    className,
+    dsc: p + t === 0 ? emptyDice : (2 * both) / (p + t),
+    predVoxels: p,
+    trueVoxels: t,
+    intersectionVoxels: both,
+    predVolumeMl: p * voxelMl,
+    trueVolumeMl: t * voxelMl,
+    deltaVolumeMl: (p - t) * voxelMl,
+  };
 }
 
 function _regionMetrics(
@@ -262,17 +272,7 @@ function _regionMetrics(
         if (inside[a] && inside[b]) both += n;
       }
     }
-    return {
-      classIndex: r + 1,
-      className: (names as readonly string[])[r],
-      dsc: p + t === 0 ? emptyDice : (2 * both) / (p + t),
-      predVoxels: p,
-      trueVoxels: t,
-      intersectionVoxels: both,
-      predVolumeMl: p * voxelMl,
-      trueVolumeMl: t * voxelMl,
-      deltaVolumeMl: (p - t) * voxelMl,
-    };
+    return _classMetrics(r + 1, (names as readonly string[])[r], [p, t, both], voxelMl, emptyDice);
   });
 }
 
