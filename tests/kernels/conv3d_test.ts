@@ -379,6 +379,24 @@ Deno.test("the CPU conv blockings take 16 channels only on large layers that pad
   assert.equal(defaultDirectBlocking(true, 4, { blocks: 1e6 }).co, 4);
 });
 
+Deno.test("the CPU direct blocking takes two depths on large 16-channel layers", () => {
+  const opts = (d: number, h: number, w: number) => ({
+    blocks: d * Math.ceil(h / 4) * Math.ceil(w / 8),
+    depth: d,
+  });
+  // BRATS levels 0–2 (48–12 slices deep) take two depths; level 3 (6×10×10, too few
+  // invocations), 3 or 5 slices (the padded slice costs more), 8 channels, an unknown depth and
+  // non-CPU adapters take one.
+  for (const [c, d, s] of [[30, 48, 80], [90, 48, 80], [60, 24, 40], [120, 12, 20]]) {
+    assert.equal(defaultDirectBlocking(true, c, opts(d, s, s)).pd, 2, `${c}@${d}`);
+  }
+  for (const [c, d, s] of [[240, 6, 10], [480, 3, 5], [30, 3, 400], [30, 5, 400], [8, 48, 80]]) {
+    assert.equal(defaultDirectBlocking(true, c, opts(d, s, s)).pd, 1, `${c}@${d}×${s}`);
+  }
+  assert.equal(defaultDirectBlocking(true, 30, { blocks: 1e6 }).pd, 1);
+  assert.equal(defaultDirectBlocking(false, 30, opts(48, 80, 80)).pd ?? 1, 1);
+});
+
 gpuTest(
   "conv3d is correct with the 16-channel CPU blocking, unchunked and in slabs",
   async (rt) => {
@@ -402,6 +420,36 @@ gpuTest(
     assert.ok(b.dispatches > a.dispatches, "no slabs were made");
     assert.deepEqual(b.y, a.y);
     assert.deepEqual(b.dx, a.dx);
+  },
+);
+
+gpuTest(
+  "conv3d is correct with two output depths per invocation, unchunked and in slabs",
+  async (rt) => {
+    // Odd depth (the last block has one slice), 12 → 16 padded channels, odd H and W, channel
+    // slices, accumulated dx; in depth slabs (of odd depth too) and against one depth per
+    // invocation: forward and input gradient bit-identical (same sums in the same order).
+    const c: Case = {
+      n: 2,
+      cin: 12,
+      cout: 12,
+      d: 7,
+      h: 5,
+      w: 9,
+      kernel: [3, 3, 3],
+      xPlace: { cTot: 14, cOff: 1 },
+      yPlace: { cTot: 15, cOff: 2 },
+      accumulate: true,
+      blocking: { co: 8, pd: 2 },
+    };
+    const a = await runCase(rt, c, 910);
+    const b = await runCase(rt, { ...c, bindingLimit: 32768 }, 910);
+    const one = await runCase(rt, { ...c, blocking: { co: 8, pd: 1 } }, 910);
+    assert.ok(b.dispatches > a.dispatches, "no slabs were made");
+    assert.deepEqual(b.y, a.y);
+    assert.deepEqual(b.dx, a.dx);
+    assert.deepEqual(one.y, a.y);
+    assert.deepEqual(one.dx, a.dx);
   },
 );
 

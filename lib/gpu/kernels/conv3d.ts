@@ -8,8 +8,8 @@
  * - {@linkcode conv3dPackWeightsSpec} re-lays the PyTorch weights `[Cout, Cin, kD, kH, kW]` as
  *   `[Cin][tap][Cout padded to CO]` (and, transposed and flipped, for the input gradient), with
  *   the bias after them;
- * - {@linkcode conv3dDirectSpec} computes `CO` output channels × `PH` rows × `PW` columns per
- *   invocation in registers. It serves the forward pass and the input gradient (a "same"
+ * - {@linkcode conv3dDirectSpec} computes `CO` output channels × `PH` rows × `PW` columns (of
+ *   one or two depth slices) per invocation in registers. It serves the forward pass and the input gradient (a "same"
  *   convolution of `dy` with the flipped, transposed kernel), optionally accumulating;
  * - {@linkcode conv3dWeightGradSpec} reduces `dy · x` over `PH` rows × `PW` columns at a time for
  *   `CO × kD·kH·kW` weights (plus `CO` bias sums) per invocation, each invocation over its own
@@ -49,6 +49,12 @@ export interface ConvDirectBlocking {
   pw: number;
   /** Invocations per workgroup. */
   wg: number;
+  /**
+   * Output depth slices per invocation (1 or 2; default 1): with 2 both slices share every
+   * tap's weight loads. An odd depth leaves a last block of one slice (its second store is
+   * skipped).
+   */
+  pd?: number;
 }
 
 /** Register blocking of {@linkcode conv3dWeightGradSpec}. */
@@ -82,7 +88,8 @@ export const CONV_PH_MAX = 4;
  * @param cpu Whether the adapter is a CPU/fallback adapter.
  * @param outChannels Output channels of the conv the kernel computes.
  * @param options `blocks`: spatial blocks of the 4 × 8 tile, `N·D·⌈H/4⌉·⌈W/8⌉` (default 0:
- *   unknown, never 16 channels).
+ *   unknown, never 16 channels); `depth`: the output depth `D` (default 0: unknown, one depth
+ *   per invocation).
  * @returns The blocking.
  * @example
  * ```ts
@@ -95,17 +102,29 @@ export const CONV_PH_MAX = 4;
 export function defaultDirectBlocking(
   cpu: boolean,
   outChannels = 8,
-  options: { blocks?: number } = {},
+  options: { blocks?: number; depth?: number } = {},
 ): ConvDirectBlocking {
   const co = outChannels <= 4 ? 4 : 8;
   if (!cpu) return { co, ph: 1, pw: CONV_PW, wg: 64 };
-  return {
-    co: _wideCpuBlock(outChannels, options.blocks ?? 0) ? 16 : co,
-    ph: 4,
-    pw: CONV_PW,
-    wg: 16,
-  };
+  const blocks = options.blocks ?? 0;
+  const depth = options.depth ?? 0;
+  const wide = _wideCpuBlock(outChannels, blocks);
+  const pd = wide && depth > 0 &&
+      PD2_GAIN * depth / _roundUp(depth, 2) > 1 &&
+      (blocks / 2) * Math.ceil(outChannels / 16) >= CO16_MIN_INVOCATIONS
+    ? 2
+    : 1;
+  return { co: wide ? 16 : co, ph: 4, pw: CONV_PW, wg: 16, pd };
 }
+
+/**
+ * Speed of two output depths per invocation relative to one, per computed output, with the
+ * 16-channel CPU block (each tap's weights then serve both slices: ≈ 154 FMAs per loaded
+ * `vec4` instead of 85; measured +10 to +17 % on the BRATS layers, see `docs/performance.md`).
+ * {@linkcode defaultDirectBlocking} takes two depths where this beats the padding of an odd
+ * depth and there are still {@linkcode CO16_MIN_INVOCATIONS} invocations.
+ */
+const PD2_GAIN = 1.1;
 
 /** Whether a CPU conv kernel should take 16 output channels (see `defaultDirectBlocking`). */
 function _wideCpuBlock(outChannels: number, blocks: number): boolean {
@@ -449,9 +468,10 @@ export type ConvDirectUniform =
 /**
  * Direct "same" convolution `y = conv(xp, wp) + bias` (or `y += …` when the `accumulate`
  * uniform is 1) for packed operands. Invocation `(block, coBlock, n)` computes `co` output
- * channels × `ph` rows × `pw` columns of one depth slice: per input channel and depth tap it
- * loads `(ph + kH − 1)·⌈(pw + kW − 1)/4⌉` input `vec4`s and `kH·kW·co/4` weight `vec4`s and
- * issues `kH·kW·ph·pw·co` FMAs. `xp` must have {@linkcode haloGeometry}; `wp` comes from
+ * channels × `ph` rows × `pw` columns of `pd` (1 or 2) depth slices: per input channel and
+ * depth tap it loads `(ph + kH − 1)·⌈(pw + kW − 1)/4⌉` input `vec4`s (plus, with `pd = 2`, one
+ * more input slice per input channel) and `kH·kW·co/4` weight `vec4`s and issues
+ * `pd·kH·kW·ph·pw·co` FMAs. `xp` must have {@linkcode haloGeometry}; `wp` comes from
  * {@linkcode conv3dPackWeightsSpec} with `BP = 4·CoP4`.
  *
  * The block is stored without bounds checks as `vec4`s along W into a tile-aligned target:
@@ -469,9 +489,10 @@ export function conv3dDirectSpec(
 ): KernelSpec<ConvDirectUniform> {
   const [KD, KH, KW] = _checkKernel(options.kernel);
   const { co, ph, pw, wg } = options.blocking;
+  const PD = options.blocking.pd ?? 1;
   if (
     !_positiveInts(co, ph, pw, wg) || co % 4 !== 0 || pw % 4 !== 0 || pw > CONV_PW ||
-    CONV_PH_MAX % ph !== 0
+    CONV_PH_MAX % ph !== 0 || (PD !== 1 && PD !== 2)
   ) {
     throw new RangeError(
       `Cannot build conv3dDirect: blocking ${JSON.stringify(options.blocking)} is not supported`,
@@ -481,22 +502,33 @@ export function conv3dDirectSpec(
   const CO4 = co / 4;
   const rows = ph + KH - 1;
   const L = Math.ceil((pw + KW - 1) / 4);
-  const acc = (r: number, p: number, q: number) => `a${r}_${p}_${q}`;
+  const acc = (e: number, r: number, p: number, q: number) => `a${e}_${r}_${p}_${q}`;
   const init: string[] = [];
   for (let q = 0; q < CO4; q++) init.push(`let b${q} = wp[u.Cin * ${T}u * u.CoP4 + cb4 + ${q}u];`);
-  for (let r = 0; r < ph; r++) {
-    for (let p = 0; p < pw; p++) {
-      for (let q = 0; q < CO4; q++) init.push(`var ${acc(r, p, q)} = b${q};`);
+  for (let e = 0; e < PD; e++) {
+    for (let r = 0; r < ph; r++) {
+      for (let p = 0; p < pw; p++) {
+        for (let q = 0; q < CO4; q++) init.push(`var ${acc(e, r, p, q)} = b${q};`);
+      }
     }
   }
+  // Input slice s of the block's window (s < KD + PD − 1) is loaded once, just before the
+  // first depth tap that reads it; output slice e reads slice kd + e at depth tap kd, so
+  // with PD = 2 each tap's weights serve both slices (same FMA order per output as PD = 1).
   const inner: string[] = [];
-  for (let kd = 0; kd < KD; kd++) {
-    inner.push(`{`);
-    inner.push(`let rb = xb + ${kd}u * u.Hp * u.Wp4;`);
+  const loadSlice = (sl: number) => {
+    inner.push(`let rb${sl} = xb + ${sl}u * u.Hp * u.Wp4;`);
     for (let j = 0; j < rows; j++) {
-      for (let l = 0; l < L; l++) inner.push(`let x${j}_${l} = xp[rb + ${j}u * u.Wp4 + ${l}u];`);
+      for (let l = 0; l < L; l++) {
+        inner.push(`let x${sl}_${j}_${l} = xp[rb${sl} + ${j}u * u.Wp4 + ${l}u];`);
+      }
     }
-    const xs = (j: number, c: number) => `x${j}_${Math.floor(c / 4)}.${XYZW[c % 4]}`;
+  };
+  const xs = (sl: number, j: number, c: number) =>
+    `x${sl}_${j}_${Math.floor(c / 4)}.${XYZW[c % 4]}`;
+  for (let sl = 0; sl < PD - 1; sl++) loadSlice(sl);
+  for (let kd = 0; kd < KD; kd++) {
+    loadSlice(kd + PD - 1);
     for (let kh = 0; kh < KH; kh++) {
       for (let kw = 0; kw < KW; kw++) {
         const tap = (kd * KH + kh) * KW + kw;
@@ -504,40 +536,52 @@ export function conv3dDirectSpec(
         for (let q = 0; q < CO4; q++) {
           inner.push(`let k${q} = wp[wb + ${tap}u * u.CoP4 + ${q}u];`);
         }
-        for (let r = 0; r < ph; r++) {
-          for (let p = 0; p < pw; p++) {
-            for (let q = 0; q < CO4; q++) {
-              const a = acc(r, p, q);
-              inner.push(`${a} = fma(vec4<f32>(${xs(r + kh, p + kw)}), k${q}, ${a});`);
+        for (let e = 0; e < PD; e++) {
+          for (let r = 0; r < ph; r++) {
+            for (let p = 0; p < pw; p++) {
+              for (let q = 0; q < CO4; q++) {
+                const a = acc(e, r, p, q);
+                inner.push(`${a} = fma(vec4<f32>(${xs(kd + e, r + kh, p + kw)}), k${q}, ${a});`);
+              }
             }
           }
         }
         inner.push(`}`);
       }
     }
-    inner.push(`}`);
   }
   // Stores: unconditional vec4s along W into a tile-aligned target (the output view itself
   // when its shape is a multiple of the tile, else a padded scratch that conv3dUnpackSpec
   // copies out). Guarded scalar stores made llvmpipe's compile time explode (seconds per
-  // kernel for 256 scatters) without being faster.
+  // kernel for 256 scatters) without being faster. With PD = 2 the second slice is skipped
+  // past the last depth (`Dp − (kD − 1)` is the output depth of the dispatch).
   const stores: string[] = [];
-  for (let r = 0; r < ph; r++) {
-    for (let q = 0; q < CO4; q++) {
-      for (let c = 0; c < 4; c++) {
-        const ch = 4 * q + c;
-        for (let pv = 0; pv < pw / 4; pv++) {
-          const v = [0, 1, 2, 3].map((k) => `${acc(r, 4 * pv + k, q)}.${XYZW[c]}`).join(", ");
-          stores.push(`{`);
-          stores.push(`  let i = yb + ${ch}u * u.yS4 + ${r}u * u.yW4 + ${pv}u;`);
-          stores.push(`  y[i] = vec4<f32>(${v}) + select(vec4<f32>(0.0), y[i], acc);`);
-          stores.push(`}`);
+  for (let e = 0; e < PD; e++) {
+    if (e > 0) stores.push(`if (d + ${e}u < u.Dp - ${KD - 1}u) {`);
+    for (let r = 0; r < ph; r++) {
+      for (let q = 0; q < CO4; q++) {
+        for (let c = 0; c < 4; c++) {
+          const ch = 4 * q + c;
+          for (let pv = 0; pv < pw / 4; pv++) {
+            const v = [0, 1, 2, 3].map((k) => `${acc(e, r, 4 * pv + k, q)}.${XYZW[c]}`).join(
+              ", ",
+            );
+            stores.push(`{`);
+            stores.push(
+              `  let i = yb + ${ch}u * u.yS4 + ${
+                e > 0 ? `${e}u * u.yDS4 + ` : ""
+              }${r}u * u.yW4 + ${pv}u;`,
+            );
+            stores.push(`  y[i] = vec4<f32>(${v}) + select(vec4<f32>(0.0), y[i], acc);`);
+            stores.push(`}`);
+          }
         }
       }
     }
+    if (e > 0) stores.push(`}`);
   }
   return {
-    name: `conv3dDirect_${KD}${KH}${KW}_co${co}h${ph}w${pw}g${wg}`,
+    name: `conv3dDirect_${KD}${KH}${KW}_co${co}h${ph}w${pw}g${wg}${PD > 1 ? `d${PD}` : ""}`,
     bindings: {
       xp: { access: "read", type: "vec4<f32>" },
       wp: { access: "read", type: "vec4<f32>" },
@@ -571,7 +615,7 @@ export function conv3dDirectSpec(
   let wbk = t % u.nWB;
   let t1 = t / u.nWB;
   let hb = t1 % u.nHB;
-  let d = t1 / u.nHB;
+  let d = (t1 / u.nHB) * ${PD}u;
   let n = gid.z;
   let cb4 = gid.y * ${CO4}u;
   let co0 = gid.y * ${co}u;

@@ -162,7 +162,7 @@ export function conv3dForward(
   const dispatches: Dispatch[] = [];
   const geometry = haloGeometry(x.shape, options.kernel);
   const blocking = {
-    ...defaultDirectBlocking(isCpuAdapter(plan), ly.c, { blocks: _blocks(ly) }),
+    ...defaultDirectBlocking(isCpuAdapter(plan), ly.c, { blocks: _blocks(ly), depth: ly.d }),
     ...options.blocking,
   };
   const wp = _packWeights(plan, weight, bias, lx.c, ly.c, T, blocking.co, false, dispatches);
@@ -205,7 +205,7 @@ export function conv3dBackwardInput(
   const dispatches: Dispatch[] = [];
   const geometry = haloGeometry(dy.shape, options.kernel);
   const blocking = {
-    ...defaultDirectBlocking(isCpuAdapter(plan), ldx.c, { blocks: _blocks(ldx) }),
+    ...defaultDirectBlocking(isCpuAdapter(plan), ldx.c, { blocks: _blocks(ldx), depth: ldx.d }),
     ...options.blocking,
   };
   const wp = _packWeights(plan, weight, undefined, ldx.c, ldy.c, T, blocking.co, true, dispatches);
@@ -556,7 +556,7 @@ function _direct(
       CoP4: (coBlocks * co) / 4,
       nHB,
       nWB,
-      blocks: ly.d * nHB * nWB,
+      blocks: Math.ceil(ly.d / (blocking.pd ?? 1)) * nHB * nWB,
       coBlocks,
       N: ly.n,
       ...target.uniforms,
@@ -905,7 +905,7 @@ function _slabDirect(
         CoP4: cp / 4,
         nHB,
         nWB,
-        blocks: sd * nHB * nWB,
+        blocks: Math.ceil(sd / (blocking.pd ?? 1)) * nHB * nWB,
         coBlocks,
         N: 1,
         yTot: cp,
