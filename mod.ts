@@ -207,6 +207,7 @@ export {
   type RegionOptions,
   REMOVED_LABELS,
   type RemovedLabels,
+  removedLabelsOf,
   renderAcdcPatient,
   renderBratsCase,
   type ResampleGrid,

@@ -49,8 +49,19 @@ export const LABELINGS: {
  */
 export function labelingName(labeling: Labeling): string {
   const base = _baseName(labeling);
-  const as = labeling.kind === "full" ? undefined : labeling.removedLabels;
-  return as === undefined || as === "relabel" ? base : `${base}[${as}]`;
+  const as = removedLabelsOf(labeling);
+  return as === "relabel" ? base : `${base}[${as}]`;
+}
+
+/**
+ * How a labeling's removed labels reach the loss: its `removedLabels`, `"relabel"` when unset
+ * (and for the full labeling, which removes nothing).
+ *
+ * @param labeling The protocol.
+ * @returns The way its removed labels are presented.
+ */
+export function removedLabelsOf(labeling: Labeling): RemovedLabels {
+  return labeling.kind === "full" ? "relabel" : labeling.removedLabels ?? "relabel";
 }
 
 function _baseName(labeling: Labeling): string {
@@ -84,7 +95,7 @@ function _baseName(labeling: Labeling): string {
  */
 export function applyLabeling(loaded: LoadedCase, labeling: Labeling): LoadedCase {
   const relabelled = _relabel(loaded, labeling);
-  const as = labeling.kind === "full" ? "relabel" : labeling.removedLabels ?? "relabel";
+  const as = removedLabelsOf(labeling);
   if (relabelled === loaded || as === "relabel") return relabelled;
   const hidden = hiddenClasses(loaded, labeling)!;
   const into = labeling.kind === "removeClass" ? labeling.into ?? 0 : 0;
@@ -144,11 +155,8 @@ export function hiddenClasses(loaded: LoadedCase, labeling: Labeling): number[] 
       return loaded.group === labeling.group
         ? Array.from({ length: loaded.classes.length }, (_, c) => c)
         : undefined;
-    case "removeClass": {
-      if (loaded.group !== labeling.group) return undefined;
-      const into = labeling.into ?? 0;
-      return [into, labeling.classIndex].sort((a, b) => a - b);
-    }
+    case "removeClass":
+      return loaded.group === labeling.group ? _removedPair(labeling) : undefined;
   }
 }
 
@@ -189,12 +197,11 @@ export function labelingSets(
       add(Array.from({ length: K }, (_, c) => c));
       break;
     case "removeClass":
-      add([labeling.into ?? 0, labeling.classIndex].sort((a, b) => a - b));
+      add(_removedPair(labeling));
       break;
     case "annotatedClasses":
       for (const named of Object.values(labeling.cases ?? {})) {
-        const missing = [];
-        for (let c = 1; c < K; c++) if (!named.includes(spec.classes[c])) missing.push(c);
+        const missing = _missingClasses(named, spec.classes);
         if (missing.length > 0) add([0, ...missing]);
       }
       break;
@@ -304,9 +311,19 @@ function _unannotated(
       );
     }
   }
+  return _missingClasses(named, classes);
+}
+
+/** The foreground class indices whose names a case's annotated list does not name. */
+function _missingClasses(named: readonly string[], classes: readonly string[]): number[] {
   const out: number[] = [];
   for (let c = 1; c < classes.length; c++) if (!named.includes(classes[c])) out.push(c);
   return out;
+}
+
+/** The classes a `removeClass` labeling may hide under `into`: `into` and the removed class. */
+function _removedPair(labeling: { classIndex: number; into?: number }): number[] {
+  return [labeling.into ?? 0, labeling.classIndex].sort((a, b) => a - b);
 }
 
 /** Options of {@linkcode makeTarget}. */

@@ -98,6 +98,7 @@ export {
   makeTarget,
   REMOVED_LABELS,
   type RemovedLabels,
+  removedLabelsOf,
   targetChannels,
   type TargetOptions,
   targetOptions,

@@ -14,6 +14,7 @@
  * @module
  */
 
+import { removedLabelsOf } from "../data/labeling.ts";
 import type { Labeling } from "../data/types.ts";
 import { foldSubjects } from "../eval/folds.ts";
 import type { EpsilonInput } from "../loss/dice_options.ts";
@@ -65,7 +66,7 @@ export function labelTarget(
   labeling: Labeling,
 ): Float32Array {
   const out = _relabelTarget(target, K, c, labeling);
-  const as = labeling.kind === "full" ? "relabel" : labeling.removedLabels ?? "relabel";
+  const as = removedLabelsOf(labeling);
   if (out === target || as === "relabel" || K === 1 || c.regions) return out;
   // Label sets and ignored voxels: the voxels labelled `into` carry no leaf label.
   const into = labeling.kind === "removeClass" ? labeling.into ?? 0 : 0;

@@ -21,6 +21,7 @@ import {
   type Labeling,
   labelingName,
   makeTarget,
+  removedLabelsOf,
   targetChannels,
   type TargetOptions,
 } from "../data/labeling.ts";
@@ -427,7 +428,7 @@ export function batchMarks(
   c: Pick<BatchCase, "dataset" | "spec">,
   labeling: Labeling,
 ): { mask: boolean; labelSets: boolean } {
-  const as = labeling.kind === "full" ? "relabel" : labeling.removedLabels ?? "relabel";
+  const as = removedLabelsOf(labeling);
   return {
     mask: as === "ignore" || caseSpec(c).ignoreLabel !== undefined,
     labelSets: as === "labelSet",
