@@ -136,11 +136,12 @@ export function pipelineIssues(p: Pipeline, o: { phantom?: boolean } = {}): Pipe
     if (e.edEsRatio && ds.groups.length < 2) {
       add(`experiments.${name}.edEsRatio`, `${title} has fewer than two groups (${groups})`);
     }
-    if (e.removedLabels === "labelSet" && ds.target === "binary") {
+    if (e.removedLabels === "labelSet" && ds.target !== "oneHot") {
       add(
         `experiments.${name}.removedLabels`,
-        `"labelSet" needs one-hot targets: ${title}'s loss target is one binary map, which ` +
-          `cannot name the background in a set (use "ignore" or "relabel")`,
+        `"labelSet" needs one-hot targets: ${title}'s loss target is ${
+          regions ? "one map per region (region-based), none of which" : "one binary map, which"
+        } cannot name the background in a set (use "ignore" or "relabel")`,
       );
     }
     const { options } = diceLossOptionsOf(e.loss);
@@ -172,8 +173,9 @@ export function pipelineIssues(p: Pipeline, o: { phantom?: boolean } = {}): Pipe
 
 /**
  * What a region-based dataset refuses: a softmax head (its maps overlap), the marginal Dice (it
- * needs a background map), label sets (no map names the background) and labelings that name
- * classes (`removeClass`, `annotatedClasses`: regions are not classes).
+ * needs a background map) and labelings that name classes (`removeClass`, `annotatedClasses`:
+ * regions are not classes). Label sets are refused with binary targets, in the experiment
+ * checks.
  */
 function _regionIssues(p: Pipeline, title: string): PipelineIssue[] {
   const out: PipelineIssue[] = [];
@@ -190,12 +192,6 @@ function _regionIssues(p: Pipeline, title: string): PipelineIssue[] {
     }
   }
   for (const [name, e] of Object.entries(p.experiments)) {
-    if (e.removedLabels === "labelSet") {
-      out.push({
-        path: `experiments.${name}.removedLabels`,
-        message: `"labelSet" needs one-hot targets, but ${why} (use "ignore" or "relabel")`,
-      });
-    }
     const variant = diceLossOptionsOf(e.loss).options.variant;
     if (variant === "marginal" || variant === "labelSetMarginal") {
       out.push({
