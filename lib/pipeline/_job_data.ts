@@ -9,7 +9,7 @@
 
 import { caseSpec } from "../data/datasets.ts";
 import { labelingSets, withRemovedLabels } from "../data/labeling.ts";
-import type { Labeling } from "../data/types.ts";
+import type { CaseRecord, Labeling } from "../data/types.ts";
 import { type FoldSplit, foldSubjects } from "../eval/folds.ts";
 import type { EpsilonInput } from "../loss/dice_options.ts";
 import { heuristicEpsilonFromTargets } from "../loss/heuristic_epsilon.ts";
@@ -38,29 +38,34 @@ export interface JobCases {
   test: number[];
 }
 
-function _subjectsIndex(store: CaseStore, subjects: readonly string[]): number[] {
+function _subjectsIndex(records: readonly CaseRecord[], subjects: readonly string[]): number[] {
   const set = new Set(subjects);
   const out: number[] = [];
-  for (let i = 0; i < store.size; i++) if (set.has(store.records[i].subject)) out.push(i);
+  for (let i = 0; i < records.length; i++) if (set.has(records[i].subject)) out.push(i);
   return out;
 }
 
 /**
- * The training, validation and test cases of a job.
+ * The training, validation and test cases of a job (`run` trains on them; `plan` counts them).
  *
  * @param p Effective pipeline.
- * @param store All cases.
+ * @param records All cases, in store order (a store's `records`).
  * @param split The fold split.
  * @param fold The job's fold.
- * @returns Store indices.
+ * @returns Indices into `records`.
  */
-export function jobCases(p: Pipeline, store: CaseStore, split: FoldSplit, fold: number): JobCases {
+export function jobCases(
+  p: Pipeline,
+  records: readonly CaseRecord[],
+  split: FoldSplit,
+  fold: number,
+): JobCases {
   const { train, test } = foldSubjects(split, fold);
   const fit = validationSplit(train, p.training.validationFraction, jobSeed(p, fold));
   return {
-    train: _subjectsIndex(store, fit.train),
-    val: _subjectsIndex(store, fit.val),
-    test: _subjectsIndex(store, test),
+    train: _subjectsIndex(records, fit.train),
+    val: _subjectsIndex(records, fit.val),
+    test: _subjectsIndex(records, test),
   };
 }
 
@@ -107,7 +112,7 @@ export async function trainingEpsilon(
 ): Promise<{ epsilon: EpsilonInput; heuristic: boolean }> {
   const { options, epsilon } = diceLossOptionsOf(p.experiments[job.experiment].loss);
   if (epsilon !== "heuristic") return { epsilon, heuristic: false };
-  const cases = jobCases(p, store, split, job.fold);
+  const cases = jobCases(p, store.records, split, job.fold);
   const schedule = jobSchedule(p, store, job, cases.train);
   const epochCases = [...schedule.epoch(0)].map((k) => cases.train[k]);
   const batches = await validationBatches(store, epochCases, {

@@ -57,7 +57,7 @@ export async function runJob(ctx: RunContext, job: Job): Promise<JobResult> {
     ctx.log(l);
   };
   try {
-    const cases = jobCases(p, ctx.store, ctx.split, job.fold);
+    const cases = jobCases(p, ctx.store.records, ctx.split, job.fold);
     const K = ctx.model.outChannels;
     const { options: lossBase } = diceLossOptionsOf(p.experiments[job.experiment].loss);
     const eps = await trainingEpsilon(p, ctx.store, ctx.split, job, K);

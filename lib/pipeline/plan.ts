@@ -14,7 +14,7 @@
  */
 
 import type { CaseRecord } from "../data/types.ts";
-import { type FoldSplit, foldSubjects } from "../eval/folds.ts";
+import type { FoldSplit } from "../eval/folds.ts";
 import { BufferPool } from "../gpu/buffer_pool.ts";
 import { requestGpu } from "../gpu/device.ts";
 import { type DryLimits, runtimeLimits } from "../gpu/memory_plan.ts";
@@ -26,8 +26,7 @@ import { convGflopPerStep } from "../nn/step_work.ts";
 import { buildUNetPlan } from "../nn/unet3d.ts";
 import { parameterCount, resolveUNetConfig, unetParams } from "../nn/unet_config.ts";
 import { boundLossOptions } from "../train/trainer.ts";
-import { jobSeed, validationSplit } from "./_job_config.ts";
-import { jobVoxelInputs } from "./_job_data.ts";
+import { jobCases, jobVoxelInputs } from "./_job_data.ts";
 import { describeDataset, resolveDataset } from "./dataset_root.ts";
 import { RunOptionError } from "./errors.ts";
 import { enumerateJobs, type Job } from "./jobs.ts";
@@ -78,13 +77,7 @@ export function jobTrainCases(
   records: readonly CaseRecord[],
   split: FoldSplit,
 ): (job: Job) => number {
-  return (job) => {
-    const { train } = foldSubjects(split, job.fold);
-    const fit = new Set(
-      validationSplit(train, p.training.validationFraction, jobSeed(p, job.fold)).train,
-    );
-    return records.filter((r) => fit.has(r.subject)).length;
-  };
+  return (job) => jobCases(p, records, split, job.fold).train.length;
 }
 
 /** What {@linkcode planPipeline} reports. */
