@@ -19,7 +19,7 @@ import type { NiftiImage } from "../nifti/read_nifti.ts";
 import { ParamStore } from "../nn/param_store.ts";
 import { buildUNetPlan, type UNetPlan } from "../nn/unet3d.ts";
 import { type Triple, unetParams } from "../nn/unet_config.ts";
-import { labelsOf, regionLabels } from "../train/inference.ts";
+import { labelsOf } from "../train/inference.ts";
 import {
   extractWindow,
   importanceMap,
@@ -170,9 +170,7 @@ export class ModelPredictor {
     // A region-based model: thresholded region maps, each writing its value in order.
     const order = m.dataset.target === "regions" ? m.dataset.regionsClassOrder : undefined;
     const labels = toSourceGrid(
-      order
-        ? regionLabels(probs!, order, { threshold: m.inference.threshold })
-        : labelsOf(probs!, K, m.network.head, m.inference.threshold),
+      labelsOf(probs!, K, m.network.head, m.inference.threshold, order),
       loaded,
     );
     const [D0, H0, W0] = scan.shape;

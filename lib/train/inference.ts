@@ -126,12 +126,9 @@ export class SlidingWindowPredictor {
     }
     await Promise.all(pending);
     const probs = acc.result();
-    const order = this.#regionsClassOrder;
     return {
       probs,
-      labels: order
-        ? regionLabels(probs, order, { threshold: this.#o.threshold })
-        : labelsOf(probs, K, this.#cfg.head, this.#o.threshold),
+      labels: labelsOf(probs, K, this.#cfg.head, this.#o.threshold, this.#regionsClassOrder),
     };
   }
 
@@ -146,10 +143,13 @@ export class SlidingWindowPredictor {
  * single sigmoid map (label 1), or the first map above threshold in order of probability for
  * several sigmoid maps.
  *
+ * With `regionsClassOrder` the maps are regions, and {@linkcode regionLabels} decides.
+ *
  * @param probs `[K, ...spatial]`.
  * @param K Number of maps.
  * @param head `"sigmoid"` or `"softmax"`.
  * @param threshold Sigmoid threshold.
+ * @param regionsClassOrder The label value each region map writes (a region-based model).
  * @returns Label per voxel (0 = background for sigmoid heads; the map index for softmax).
  */
 export function labelsOf(
@@ -157,7 +157,9 @@ export function labelsOf(
   K: number,
   head: "sigmoid" | "softmax",
   threshold = 0.5,
+  regionsClassOrder?: readonly number[],
 ): Uint8Array {
+  if (regionsClassOrder) return regionLabels(probs, regionsClassOrder, { threshold });
   const n = probs.length / K;
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
