@@ -101,20 +101,21 @@ function _labelTable(
   }
   if (ignore !== undefined) {
     const top = Math.max(...out.keys());
-    if (ignore <= top) {
-      // nnU-Net v2's own rule: the ignore label has the highest value.
-      throw new TypeError(
-        `Invalid ${where}: the "ignore" label (${ignore}) must have the highest value (class "${
-          out.get(top)
-        }" has ${top})`,
-      );
-    }
-    _checkIgnoreRange(ignore, where);
+    _checkIgnore(ignore, top, `class "${out.get(top)}" has ${top}`, where);
   }
   return { table: out, ...(ignore !== undefined ? { ignore } : {}) };
 }
 
-function _checkIgnoreRange(ignore: number, where: string): void {
+/**
+ * nnU-Net v2's own rule for the ignore label: it has the highest value (above `top`, the
+ * largest other value, as `what` says), and here it must fit a label map byte.
+ */
+function _checkIgnore(ignore: number, top: number, what: string, where: string): void {
+  if (ignore <= top) {
+    throw new TypeError(
+      `Invalid ${where}: the "ignore" label (${ignore}) must have the highest value (${what})`,
+    );
+  }
   if (ignore > 255) {
     throw new TypeError(`Invalid ${where}: the "ignore" label (${ignore}) must be ≤ 255`);
   }
@@ -175,13 +176,7 @@ function _regionTable(entries: [string, unknown][], where: string): _Labels {
   if (regions.length === 0) throw new TypeError(`Invalid ${where}: no foreground region`);
   const top = Math.max(...regions.flatMap((r) => r.values));
   if (ignore !== undefined) {
-    if (ignore <= top) {
-      throw new TypeError(
-        `Invalid ${where}: the "ignore" label (${ignore}) must have the highest value (the ` +
-          `regions use values up to ${top})`,
-      );
-    }
-    _checkIgnoreRange(ignore, where);
+    _checkIgnore(ignore, top, `the regions use values up to ${top}`, where);
   }
   const table = new Map<number, string>([[0, "background"]]);
   for (let v = 1; v <= top; v++) table.set(v, `label ${v}`);
