@@ -915,31 +915,71 @@ function _slabDirect(
         yW4: wq / 4,
         accumulate: 0,
       }));
-      const sample = {
-        buffer: y.buffer,
-        cTot: ly.cTot,
-        cOff: n * ly.cTot + ly.cOff,
-        plane: ly.spatial,
-      };
-      for (const ch of rowChunks(op, 1, ly.c, [sample], plan.limits)) {
-        dispatches.push(plan.push(conv3dUnpackSpec, { yp: ys, y: ch.windows[0].binding }, {
-          C: ly.c,
-          D: sd,
-          H: ly.h,
-          W: ly.w,
-          yTot: ly.cTot,
-          yOff: ch.windows[0].offAbs,
-          Cp: cp,
-          Hq: hq,
-          Wq: wq,
-          Dy: ly.d,
-          d0,
-          row0: ch.c0 * sd * ly.h,
-          rows: (ch.c0 + ch.cc) * sd * ly.h,
-          accumulate: accumulate ? 1 : 0,
-        }));
-      }
+      const channels = { c0: 0, cc: ly.c, ccP: cp };
+      unpackSlab(plan, ys, y, ly, n, channels, sd, d0, hq, wq, accumulate, op, dispatches);
     }
+  }
+}
+
+/**
+ * Copy a tile slab `ys` (`channels.ccP` padded channels × `D` slices × `hq` × `wq`) into the
+ * channels `channels.c0 …` of sample `n` of `y` at depth `d0`, overwriting or adding; one
+ * dispatch per range of channels whose rows fit a binding (the direct and transposed convs'
+ * slab paths).
+ *
+ * @param plan The step plan.
+ * @param ys The slab buffer.
+ * @param y Destination view.
+ * @param ly Its layout.
+ * @param n Sample.
+ * @param channels First channel, channel count and padded count of the slab.
+ * @param D Slab depth.
+ * @param d0 Destination depth of the slab's first slice.
+ * @param hq Tile-padded height of the slab.
+ * @param wq Tile-padded width of the slab.
+ * @param accumulate Add into `y` instead of overwriting.
+ * @param op Op name for errors.
+ * @param dispatches Receives the unpack dispatches.
+ * @throws {RangeError} When one channel row of `y` exceeds the binding limit.
+ */
+export function unpackSlab(
+  plan: StepPlan,
+  ys: BufferArg,
+  y: TensorView,
+  ly: ViewLayout,
+  n: number,
+  channels: { c0: number; cc: number; ccP: number },
+  D: number,
+  d0: number,
+  hq: number,
+  wq: number,
+  accumulate: boolean,
+  op: string,
+  dispatches: Dispatch[],
+): void {
+  const sample = {
+    buffer: y.buffer,
+    cTot: ly.cTot,
+    cOff: n * ly.cTot + ly.cOff + channels.c0,
+    plane: ly.spatial,
+  };
+  for (const r of rowChunks(op, 1, channels.cc, [sample], plan.limits)) {
+    dispatches.push(plan.push(conv3dUnpackSpec, { yp: ys, y: r.windows[0].binding }, {
+      C: channels.cc,
+      D,
+      H: ly.h,
+      W: ly.w,
+      yTot: ly.cTot,
+      yOff: r.windows[0].offAbs,
+      Cp: channels.ccP,
+      Hq: hq,
+      Wq: wq,
+      Dy: ly.d,
+      d0,
+      row0: r.c0 * D * ly.h,
+      rows: (r.c0 + r.cc) * D * ly.h,
+      accumulate: accumulate ? 1 : 0,
+    }));
   }
 }
 

@@ -25,7 +25,6 @@
 
 import {
   alignedGeometry,
-  conv3dUnpackSpec,
   type ConvGeometry,
   geometryFloats,
   gradRecordLength,
@@ -45,7 +44,7 @@ import type { BufferArg, Dispatch } from "../runtime.ts";
 import { bufferOf, checkNoWriteAlias, floatsOf } from "./reduce.ts";
 import type { StepPlan } from "../step_plan.ts";
 import { checkFloats, checkU32, fitsBinding, isCpuAdapter } from "./_checks.ts";
-import { layoutOf, rowChunks, type TensorView, type ViewLayout } from "../tensor.ts";
+import { layoutOf, type TensorView, type ViewLayout } from "../tensor.ts";
 import {
   MAX_WEIGHT_GRAD_STEPS,
   packActivation,
@@ -54,6 +53,7 @@ import {
   pushGradReduce,
   slabDepth,
   tileTarget,
+  unpackSlab,
   viewSpan,
   weightGradChunks,
 } from "./conv3d.ts";
@@ -483,7 +483,7 @@ function _slabForward(
           yDS4: (hq * wq) / 4,
           yW4: wq / 4,
         }));
-        _unpackSlab(plan, ys, y, ly, n, ch, 2 * sd, 2 * d0, hq, wq, false, op, dispatches);
+        unpackSlab(plan, ys, y, ly, n, ch, 2 * sd, 2 * d0, hq, wq, false, op, dispatches);
       });
     }
   }
@@ -557,7 +557,7 @@ function _slabBackwardInput(
           yW4: wq / 4,
           accumulate: 0,
         }));
-        _unpackSlab(plan, ys, dx, ldx, n, ch, sd, d0, hq, wq, accumulate, op, dispatches);
+        unpackSlab(plan, ys, dx, ldx, n, ch, sd, d0, hq, wq, accumulate, op, dispatches);
       });
     }
   }
@@ -694,52 +694,6 @@ function _slabWeightGrad(
       dispatches.push(pushGradReduce(plan, partials, dw, db, gi > 0 || accumulate, op));
     });
   });
-}
-
-/**
- * Copy the tile slab `ys` of one channel chunk (`ch.ccP` channels × `D` slices × `hq` × `wq`)
- * into channels `ch` of sample `n` of `y` at depth `d0`, overwriting or adding; one dispatch
- * per range of channels whose rows fit a binding.
- */
-function _unpackSlab(
-  plan: StepPlan,
-  ys: BufferArg,
-  y: TensorView,
-  ly: ViewLayout,
-  n: number,
-  ch: _ChannelChunk,
-  D: number,
-  d0: number,
-  hq: number,
-  wq: number,
-  accumulate: boolean,
-  op: string,
-  dispatches: Dispatch[],
-): void {
-  const sample = {
-    buffer: y.buffer,
-    cTot: ly.cTot,
-    cOff: n * ly.cTot + ly.cOff + ch.c0,
-    plane: ly.spatial,
-  };
-  for (const r of rowChunks(op, 1, ch.cc, [sample], plan.limits)) {
-    dispatches.push(plan.push(conv3dUnpackSpec, { yp: ys, y: r.windows[0].binding }, {
-      C: ch.cc,
-      D,
-      H: ly.h,
-      W: ly.w,
-      yTot: ly.cTot,
-      yOff: r.windows[0].offAbs,
-      Cp: ch.ccP,
-      Hq: hq,
-      Wq: wq,
-      Dy: ly.d,
-      d0,
-      row0: r.c0 * D * ly.h,
-      rows: (r.c0 + r.cc) * D * ly.h,
-      accumulate: accumulate ? 1 : 0,
-    }));
-  }
 }
 
 /**
